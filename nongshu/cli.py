@@ -22,7 +22,7 @@ from nongshu.settings import Settings
 #: command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
     "demo-data": "geodata.cli:demo_data",
-    "validate": "geodata.cli:validate",
+    "validate": "geodata.validate:validate_command",
     "run": "pipelines.cli:run",
     "model": "models.cli:model",
     "trace": "traceability.cli:trace",

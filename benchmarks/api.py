@@ -1,0 +1,91 @@
+"""Benchmark 5: API reads — ``/api/v1/fields`` GeoJSON at 1k and 10k fields and ``/api/v1/alerts``.
+
+Two published runs with 1,000 and 10,000 fields (:mod:`benchmarks.synthetic_run`)
+are served by Nongshu under gunicorn (2 workers). Clients ask with
+``Accept-Encoding: gzip`` as browsers do; response bytes are counted as sent on
+the wire, and once uncompressed for comparison. The bare Flask endpoint on the
+same gunicorn setup gives the ceiling of any Flask JSON response here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+
+from benchmarks.context import BenchContext
+from benchmarks.loadgen import run_load
+from benchmarks.results import BenchResult
+from benchmarks.servers import HOST, Server
+from benchmarks.synthetic_run import write_run
+from benchmarks.webservers import GUNICORN_EXTRA, WORKERS, bare_server, check_nongshu_app, nongshu_server
+
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+def wire_and_plain_bytes(server: Server, path: str) -> tuple[int, int, str]:
+    """(bytes on the wire with gzip, bytes uncompressed, Content-Encoding) of one response."""
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=60)
+    conn.request("GET", path, headers=GZIP)
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"{server.name} answered {resp.status} for {path}: {body[:300]!r}")
+    encoding = resp.getheader("Content-Encoding") or "identity"
+    plain = gzip.decompress(body) if encoding == "gzip" else body
+    return len(body), len(plain), encoding
+
+
+def benchmark(ctx: BenchContext) -> BenchResult:
+    check_nongshu_app()
+    clients = ctx.pick(tiny=4, quick=16, full=32)
+    per_endpoint = ctx.pick(tiny=20, quick=300, full=2000)
+    data = ctx.subdir("data")
+    logs = ctx.subdir("logs")
+    sizes = ctx.pick(tiny=(100, 1000), quick=(1000, 10_000), full=(1000, 10_000))
+    with ctx.step("api: writing the published runs", total=len(sizes)) as step:
+        for n in sizes:
+            write_run(data, f"api{n}", "2026", size=512, fields=n, seed=n)
+            step.advance()
+    endpoints: list[tuple[str, int, list[str]]] = []
+    for n in sizes:
+        run = f"api{n}.2026"
+        pages = [f"/api/v1/fields?run={run}&limit=1000&offset={o}" for o in range(0, n, 1000)]
+        endpoints.append((f"fields GeoJSON, {n:,} fields, pages of 1000", n, pages))
+        endpoints.append((f"fields GeoJSON, {n:,} fields, default page", n, [f"/api/v1/fields?run={run}"]))
+        endpoints.append((f"alerts, {n:,} fields", n, [f"/api/v1/alerts?run={run}"]))
+    result = BenchResult(
+        settings={
+            "clients": clients, "requests_per_endpoint": per_endpoint, "workers": WORKERS,
+            "gunicorn": " ".join(GUNICORN_EXTRA), "accept_encoding": "gzip",
+        }
+    )
+    table = result.table(
+        "Reads under load (gzip on)",
+        ["endpoint", "server", "requests", "errors", "req_per_s", "p50_ms", "p99_ms", "wire_bytes", "plain_bytes", "encoding"],
+    )
+    with ctx.step("api: load runs", total=len(endpoints) + 1) as step, nongshu_server(data, logs) as server:
+        for title, _, paths in endpoints:
+            step.update(description=f"api: {title}")
+            wire, plain, encoding = wire_and_plain_bytes(server, paths[0])
+            sequence = [paths[i % len(paths)] for i in range(per_endpoint)]
+            load = run_load(HOST, server.port, [sequence[i::clients] for i in range(clients)], headers=GZIP)
+            s = load.summary()
+            table.add(endpoint=title, server="nongshu", requests=load.requests, errors=load.errors,
+                      req_per_s=load.req_per_s, p50_ms=s["p50_ms"], p99_ms=s["p99_ms"],
+                      wire_bytes=wire, plain_bytes=plain, encoding=encoding)
+            if load.error_samples:
+                result.notes.append(f"{title}: errors {load.error_samples}")
+            step.advance()
+        nongshu_rss = server.rss_bytes() / 2**20
+    with bare_server(logs) as bare:
+        path = "/01/09506000134352/10/LOT1"
+        wire, plain, encoding = wire_and_plain_bytes(bare, path)
+        load = run_load(HOST, bare.port, [[path] * (per_endpoint // clients) for _ in range(clients)], headers=GZIP)
+        s = load.summary()
+        table.add(endpoint="bare Flask JSON (ceiling)", server="bare flask", requests=load.requests, errors=load.errors,
+                  req_per_s=load.req_per_s, p50_ms=s["p50_ms"], p99_ms=s["p99_ms"],
+                  wire_bytes=wire, plain_bytes=plain, encoding=encoding)
+    result.raw = {"nongshu_rss_mib_after": nongshu_rss}
+    result.notes.append("The issue sets no ratio target for API reads; figures are for the record.")
+    return result

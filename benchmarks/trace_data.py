@@ -1,0 +1,166 @@
+"""Fill a trace store with realistic lots through the product's own API (so every lot verifies).
+
+Each lot gets the five events of a short chain: harvest by the cooperative at
+its field, a residue inspection, shipping to a retailer, receiving, retail sale
+— recorded with :meth:`traceability.store.TraceStore.import_document` in
+batches (one transaction per batch), exactly as a partner's upload would be.
+Filling stops at ``target_events`` or when ``budget_seconds`` run out; the
+size reached is what the benchmark reports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+EVENTS_PER_LOT = 5
+BASE_TIME = datetime(2026, 8, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Parties:
+    coop: Any
+    inspector: Any
+    retailer: Any
+    coop_gln: str
+    retailer_gln: str
+    field_uri: str
+    lab_uri: str
+    shop_uri: str
+    gtin: str
+
+
+def _gln(body12: str) -> str:
+    from traceability.gs1 import with_check_digit
+
+    return with_check_digit(body12)
+
+
+def setup_parties(store: Any) -> Parties:
+    """Organisations, product and locations of the benchmark chain (idempotent)."""
+    from traceability.gs1 import location_uri, with_check_digit
+
+    coop_gln, insp_gln, shop_gln = _gln("690000000001"), _gln("690000000002"), _gln("690000000003")
+    coop = store.create_organisation(gln=coop_gln, name="定西马铃薯合作社", role="cooperative")
+    inspector = store.create_organisation(gln=insp_gln, name="安定区农产品检测站", role="inspector")
+    retailer = store.create_organisation(gln=shop_gln, name="兰州生鲜超市", role="retailer")
+    gtin = store.register_product(gtin=with_check_digit("0690000000001"), name="定西马铃薯", crop="potato",
+                                  variety="Longshu 7")
+    field_uri = store.register_location(uri=location_uri(coop_gln, "1"), kind="field", name="Field DX-000001",
+                                        organisation_gln=coop_gln, field_id="DX-000001", township="T01",
+                                        cooperative_id="C01", cooperative_name="定西马铃薯合作社", crop="potato")
+    lab_uri = store.register_location(uri=location_uri(insp_gln, "0"), kind="lab", name="Lab", organisation_gln=insp_gln)
+    shop_uri = store.register_location(uri=location_uri(shop_gln, "0"), kind="shop", name="Shop", organisation_gln=shop_gln)
+    return Parties(coop, inspector, retailer, coop_gln, shop_gln, field_uri, lab_uri, shop_uri, gtin)
+
+
+def lot_code(i: int) -> str:
+    return f"B{i:08d}"
+
+
+def lot_documents(p: Parties, i: int) -> list[tuple[Any, dict[str, Any]]]:
+    """The five (principal, event) pairs of lot ``i``."""
+    from traceability.epcis import builders as b
+
+    lot = lot_code(i)
+    t0 = BASE_TIME + timedelta(seconds=i)
+    return [
+        (p.coop, b.harvest_event(gtin=p.gtin, lot=lot, quantity_kg=1000.0, when=t0, field_location=p.field_uri,
+                                 field_id="DX-000001", crop="potato", variety="Longshu 7", grower_gln=p.coop_gln)),
+        (p.inspector, b.inspection_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(hours=1), location=p.lab_uri,
+                                         results=[{"substance": "urn:nongshu:substance:organophosphates",
+                                                   "value": 12.0, "uom": "P1"}], conformant=True)),
+        (p.coop, b.shipping_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(hours=2), location=p.field_uri,
+                                  source_gln=p.coop_gln, destination_gln=p.retailer_gln)),
+        (p.retailer, b.receiving_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(hours=6), location=p.shop_uri,
+                                       source_gln=p.coop_gln, destination_gln=p.retailer_gln)),
+        (p.retailer, b.retail_sale_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(days=1), location=p.shop_uri)),
+    ]
+
+
+def probe_lookup(store: Any, parties: Parties, lots: int, samples: int = 7) -> dict[str, float]:
+    """Median in-process time of the consumer view and of the bare lot read, over random lots, right now."""
+    import statistics
+
+    from traceability.consumer import build_consumer_view
+
+    step = max(1, lots // samples)
+    view_ms, lot_ms = [], []
+    for i in range(0, lots, step)[:samples]:
+        t0 = time.perf_counter()
+        build_consumer_view(store, parties.gtin, lot_code(i))
+        view_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        store.lot(parties.gtin, lot_code(i))
+        lot_ms.append((time.perf_counter() - t0) * 1000)
+    return {"events": lots * EVENTS_PER_LOT, "consumer_view_ms": statistics.median(view_ms),
+            "lot_read_ms": statistics.median(lot_ms)}
+
+
+def fill_store(
+    url: str,
+    target_events: int,
+    *,
+    budget_seconds: float,
+    batch_lots: int = 50,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Record lots until ``target_events`` or the time budget; returns what was reached and how fast."""
+    from traceability.epcis import builders as b
+    from traceability.store import TraceStore
+
+    store = TraceStore.open(url)
+    try:
+        parties = setup_parties(store)
+        start = time.perf_counter()
+        lots = 0
+        rates: list[tuple[int, float]] = []
+        probes: list[dict[str, float]] = []
+        next_probe = 250
+        while lots * EVENTS_PER_LOT < target_events and time.perf_counter() - start < budget_seconds:
+            n = min(batch_lots, (target_events - lots * EVENTS_PER_LOT + EVENTS_PER_LOT - 1) // EVENTS_PER_LOT)
+            by_principal: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+            t0 = time.perf_counter()
+            # one document per step so each organisation uploads its own events, in chain order
+            for step in range(EVENTS_PER_LOT):
+                for i in range(lots, lots + n):
+                    principal, event = lot_documents(parties, i)[step]
+                    by_principal.setdefault(f"{step}", (principal, []))[1].append(event)
+            for principal, events in by_principal.values():
+                store.import_document(principal, b.document(events), max_bytes=2**31)
+            lots += n
+            rates.append((lots * EVENTS_PER_LOT, n * EVENTS_PER_LOT / (time.perf_counter() - t0)))
+            if on_progress is not None:
+                on_progress(lots * EVENTS_PER_LOT)
+            if lots * EVENTS_PER_LOT >= next_probe:
+                probes.append(probe_lookup(store, parties, lots))
+                next_probe *= 2
+        return {
+            "events": lots * EVENTS_PER_LOT, "lots": lots, "seconds": time.perf_counter() - start,
+            "gtin": parties.gtin, "events_per_s_first_batch": rates[0][1] if rates else None,
+            "events_per_s_last_batch": rates[-1][1] if rates else None,
+            "lookup_probes": probes,
+        }
+    finally:
+        store.close()
+
+
+def cached_store(work: Path, target_events: int, budget_seconds: float,
+                 on_progress: Callable[[int], None] | None = None) -> tuple[str, dict[str, Any]]:
+    """A SQLite store filled towards ``target_events``, reused from an earlier run when it matches."""
+    db = work / f"trace-{target_events}.db"
+    meta_path = work / f"trace-{target_events}.json"
+    url = f"sqlite:///{db.resolve()}"
+    if db.exists() and meta_path.exists():
+        return url, json.loads(meta_path.read_text())
+    for stale in (db, meta_path, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    meta = fill_store(url, target_events, budget_seconds=budget_seconds, on_progress=on_progress)
+    meta["target_events"] = target_events
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return url, meta

@@ -1,0 +1,37 @@
+"""The embedded demo-region generator (``nongshu demo-data``).
+
+Writes every input of ``docs/DATA_LAYOUT.md`` for two regions, ``dingxi``
+(Anding District, Dingxi, Gansu: semi-arid loess hills, potato, spring
+wheat, maize) and ``lhasa`` (Lhasa river valley, Tibet, ~3650 m: highland
+barley, winter wheat), in the real products' formats: Sentinel-2 L2A COGs and
+a STAC ItemCollection, ERA5-Land-like CF NetCDF, SoilGrids-like soil and a
+Copernicus-DEM-like terrain GeoTIFF, pest traps (GeoJSON), fields and
+townships (GeoPackage), yield history and farm operations (CSV).
+
+The data are physically motivated, not noise. The models and their
+parameters are documented where they live:
+
+* :mod:`geodata.demo.terrain`  loess DEM with valley network, catena soils;
+* :mod:`geodata.demo.weather`  daily weather generator (annual cycle, lapse
+  rate, AR(1), Markov-chain/gamma rain, storms, drought/wet seasons, forced
+  frost nights and blight spells) and the frost downscaling rule (cold-air
+  pooling in valleys);
+* :mod:`geodata.demo.fields`   parcels, townships, cooperatives, irrigation;
+* :mod:`geodata.demo.crops`    thermal time, water balance, frost/heat/blight
+  stress, LAI, NDVI and yield;
+* :mod:`geodata.demo.imagery`  soil/canopy reflectance mixing, clouds and
+  shadows, SCL, L2A digital numbers;
+* :mod:`geodata.demo.records`  pest traps, farm operations.
+
+How frost shows in the files: each frost night is clear and dry (large
+diurnal range, no rain), so the documented rule
+:func:`geodata.demo.weather.downscale_tmin` makes pixels below the local mean
+elevation colder than the 0.1° cell value (0.7 K per 10 m of depth). The
+crop model runs with that field-level Tmin, so fields in valley bottoms lose
+more canopy after the frost (a larger NDVI drop between the clear scenes
+around the frost date) than fields of the same crop on the slopes above.
+"""
+
+from geodata.demo.generator import GENERATOR_VERSION, generate_region, season_types
+
+__all__ = ["generate_region", "season_types", "GENERATOR_VERSION"]

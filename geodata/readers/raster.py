@@ -1,0 +1,243 @@
+"""GeoTIFF / COG reader: cheap integrity checks, then a lazy dask-backed DataArray.
+
+:func:`check_raster` opens the file with rasterio and refuses, with an
+:class:`~geodata.errors.InputError` naming the file:
+
+* a zero-size file, a file GDAL cannot open (corrupt or truncated header);
+* a raster without CRS or without a geotransform;
+* a tiled/stripped TIFF whose block table points outside the file or whose
+  blocks overlap each other (truncated file, wrong tile offset) -- this reads
+  only the TIFF block table (``BLOCK_OFFSET_x_y`` / ``BLOCK_SIZE_x_y`` metadata),
+  no pixels;
+* a first or last block that cannot be decoded (one block each);
+* an all-nodata raster (optional): it reads the *smallest overview* when the
+  file has overviews (a COG always does: one 128-256 px read). Without
+  overviews it reads a decimated view of at most 256 x 256 pixels, for which
+  GDAL still decodes every block once. A sample that is entirely nodata/NaN is
+  rejected; a raster whose few valid pixels all vanish in the overview could in
+  principle be misjudged, which is acceptable for "practically empty".
+
+:func:`open_raster` then opens the band lazily with rioxarray (dask chunks of
+1024 px, ``lock=False`` so chunks are read in parallel), optionally applies the
+band's scale/offset, masks nodata, and reprojects onto a target grid when the
+grid differs (bilinear for continuous data, nearest for classes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.errors
+import rioxarray
+import xarray as xr
+from odc.geo.geobox import GeoBox
+from rasterio.windows import Window
+
+from geodata.errors import InputError
+from geodata.grid import Kind, xr_reproject
+from geodata.readers.common import require_file
+
+#: Chunk edge of the dask arrays, pixels (a multiple of the 512 px COG tiles).
+CHUNK_PX = 1024
+#: Largest side of the decimated read used for the all-nodata check without overviews.
+SAMPLE_PX = 256
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What :func:`check_raster` learnt about a raster file."""
+
+    path: Path
+    geobox: GeoBox
+    dtype: str
+    count: int
+    nodata: float | None
+    scale: float
+    offset: float
+    overviews: tuple[int, ...]
+    block_shape: tuple[int, int]
+
+
+def check_raster(path: str | Path, *, band: int = 1, check_nodata: bool = True) -> RasterInfo:
+    """Check that ``path`` is a readable, georeferenced raster; see the module docstring."""
+    path = require_file(path)
+    source = str(path)
+    try:
+        with rasterio.open(path) as src:
+            if band < 1 or band > src.count:
+                raise InputError(
+                    "band does not exist", source=source, field=f"band {band}", expected=f"1..{src.count}"
+                )
+            if src.crs is None:
+                raise InputError(
+                    "raster has no CRS", source=source, field="crs", expected="a georeferenced GeoTIFF"
+                )
+            if src.transform.is_identity:
+                raise InputError(
+                    "raster has no geotransform", source=source, field="transform",
+                    expected="a georeferenced GeoTIFF",
+                )
+            _check_block_table(src, path, band)
+            _check_edge_blocks(src, source, band)
+            overviews = tuple(src.overviews(band))
+            if check_nodata:
+                _check_not_empty(src, source, band, overviews)
+            return RasterInfo(
+                path=path,
+                geobox=GeoBox.from_rio(src),
+                dtype=src.dtypes[band - 1],
+                count=src.count,
+                nodata=src.nodata,
+                scale=float(src.scales[band - 1] or 1.0),
+                offset=float(src.offsets[band - 1] or 0.0),
+                overviews=overviews,
+                block_shape=tuple(src.block_shapes[band - 1]),  # type: ignore[arg-type]
+            )
+    except rasterio.errors.RasterioError as err:
+        raise InputError(
+            f"not a readable raster (corrupt or truncated): {err}",
+            source=source,
+            expected="a GeoTIFF/COG",
+        ) from err
+
+
+def _check_block_table(src: rasterio.io.DatasetReader, path: Path, band: int) -> None:
+    """Every TIFF block lies inside the file and no two blocks overlap (reads no pixels)."""
+    if src.driver != "GTiff":
+        return
+    size = os.path.getsize(path)
+    bh, bw = src.block_shapes[band - 1]
+    rows, cols = math.ceil(src.height / bh), math.ceil(src.width / bw)
+    spans: list[tuple[int, int, int, int]] = []
+    for r in range(rows):
+        for c in range(cols):
+            off = src.get_tag_item(f"BLOCK_OFFSET_{c}_{r}", "TIFF", bidx=band)
+            length = src.get_tag_item(f"BLOCK_SIZE_{c}_{r}", "TIFF", bidx=band)
+            if off is None or length is None:
+                return  # driver does not expose the block table (e.g. a VRT-like source)
+            off, length = int(off), int(length)
+            if off == 0 and length == 0:
+                continue  # sparse block: reads as nodata
+            if off + length > size:
+                raise InputError(
+                    f"block (row {r}, col {c}) lies beyond the end of the file "
+                    f"(offset {off} + {length} bytes > {size} bytes): truncated or wrong tile offset",
+                    source=str(path),
+                    field=f"band {band}",
+                    expected="a complete TIFF",
+                )
+            spans.append((off, length, r, c))
+    spans.sort()
+    for (off_a, len_a, ra, ca), (off_b, _, rb, cb) in zip(spans, spans[1:], strict=False):
+        if off_a + len_a > off_b:
+            raise InputError(
+                f"blocks (row {ra}, col {ca}) and (row {rb}, col {cb}) overlap in the file: wrong tile offset",
+                source=str(path),
+                field=f"band {band}",
+                expected="a TIFF with a consistent block table",
+            )
+
+
+def _check_edge_blocks(src: rasterio.io.DatasetReader, source: str, band: int) -> None:
+    """Decode the first and the last block (truncation shows up at the end)."""
+    bh, bw = src.block_shapes[band - 1]
+    last_row = (math.ceil(src.height / bh) - 1) * bh
+    last_col = (math.ceil(src.width / bw) - 1) * bw
+    for row, col in ((0, 0), (last_row, last_col)):
+        window = Window(col, row, min(bw, src.width - col), min(bh, src.height - row))
+        try:
+            src.read(band, window=window)
+        except rasterio.errors.RasterioError as err:
+            raise InputError(
+                f"block at pixel row {row}, col {col} cannot be decoded (corrupt or truncated): {err}",
+                source=source,
+                field=f"band {band}",
+            ) from err
+
+
+def _check_not_empty(
+    src: rasterio.io.DatasetReader, source: str, band: int, overviews: tuple[int, ...]
+) -> None:
+    """Refuse a raster whose smallest overview (or decimated sample) is all nodata."""
+    if overviews:
+        factor = overviews[-1]
+        shape = (max(1, src.height // factor), max(1, src.width // factor))
+    else:
+        scale = max(1.0, max(src.height, src.width) / SAMPLE_PX)
+        shape = (max(1, int(src.height / scale)), max(1, int(src.width / scale)))
+    try:
+        sample = src.read(band, out_shape=shape, masked=True)
+    except rasterio.errors.RasterioError as err:
+        raise InputError(
+            f"overview cannot be decoded (corrupt): {err}", source=source, field=f"band {band}"
+        ) from err
+    values = np.ma.masked_invalid(sample) if np.issubdtype(sample.dtype, np.floating) else sample
+    if np.ma.count(values) == 0:
+        raise InputError(
+            "raster is entirely nodata",
+            source=source,
+            field=f"band {band}",
+            expected=f"some valid pixels (nodata = {src.nodata})",
+        )
+
+
+def open_raster(
+    path: str | Path,
+    *,
+    band: int = 1,
+    kind: Kind = "continuous",
+    scale: bool = False,
+    grid: GeoBox | None = None,
+    check_nodata: bool = True,
+    chunks: int = CHUNK_PX,
+    name: str | None = None,
+) -> xr.DataArray:
+    """Open one band of a GeoTIFF/COG as a lazy 2-D ``(y, x)`` DataArray.
+
+    Parameters
+    ----------
+    kind:
+        ``"continuous"``: float32, nodata -> NaN. ``"class"``: the file's integer
+        dtype and nodata value are kept (attribute ``nodata``).
+    scale:
+        Apply the band's scale/offset (``value * scale + offset``, e.g. Sentinel-2
+        L2A DN 3000 -> 0.2 reflectance); continuous kind only.
+    grid:
+        Reproject onto this GeoBox when the raster's own grid differs.
+    check_nodata:
+        Refuse an all-nodata raster (see :func:`check_raster`).
+    """
+    if scale and kind != "continuous":
+        raise InputError("scale/offset applies only to continuous rasters", field="scale", got=kind)
+    info = check_raster(path, band=band, check_nodata=check_nodata)
+    da = rioxarray.open_rasterio(
+        info.path, chunks={"y": chunks, "x": chunks}, lock=False, masked=False, cache=False
+    )
+    assert isinstance(da, xr.DataArray)
+    da = da.sel(band=band, drop=True)
+    da.attrs.pop("_FillValue", None)
+    da.attrs.pop("scale_factor", None)
+    da.attrs.pop("add_offset", None)
+    if kind == "continuous":
+        valid = da != info.nodata if info.nodata is not None and not np.isnan(info.nodata) else None
+        values = da.astype("float32")
+        if scale:
+            values = values * np.float32(info.scale) + np.float32(info.offset)
+        if valid is not None:
+            values = values.where(valid)
+        da = values
+        da.attrs["nodata"] = np.nan
+    else:
+        da.attrs["nodata"] = info.nodata
+    da.attrs["source"] = str(info.path)
+    da = da.rio.write_crs(info.geobox.crs.to_wkt())
+    if grid is not None:
+        da = xr_reproject(da, grid, kind=kind, chunks=chunks)  # type: ignore[assignment]
+    if name is not None:
+        da.name = name
+    return da

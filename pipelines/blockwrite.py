@@ -1,0 +1,114 @@
+"""Write several lazy rasters as COGs, block by block, from any Dask cluster.
+
+The layers are computed together one spatial block at a time on the workers
+(so shared intermediates are computed once per block); each finished block
+comes back to the client, is written into every layer's
+:class:`geodata.cog.CogWriter` and dropped. At most ``max_in_flight`` blocks
+are held at once, so client memory does not grow with the region size, and
+nothing assumes the workers share a disk with the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from distributed import Client, as_completed
+from rasterio.windows import Window
+
+from geodata.cog import CogWriter
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How one output layer is written: file name, dtype, nodata, overview resampling, tags."""
+
+    filename: str
+    dtype: str = "float32"
+    nodata: float | int | None = float("nan")
+    resampling: str = "average"
+    tags: Mapping[str, str] | None = None
+
+
+def write_layers(
+    client: Client,
+    layers: Mapping[str, da.Array],
+    specs: Mapping[str, LayerSpec],
+    out_dir: Path,
+    *,
+    crs: Any,
+    transform: Any,
+    max_in_flight: int = 4,
+    on_block: Callable[[int, int], None] | None = None,
+) -> dict[str, Path]:
+    """Compute ``layers`` (2-D dask arrays on one grid, same chunks) and write one COG each.
+
+    ``on_block(done, total)`` is called after each block (for a progress bar).
+    Returns layer name -> written path. Any failure aborts every writer, so no
+    partial COG is left.
+    """
+    names = list(layers)
+    first = layers[names[0]]
+    arrays = [layers[n].astype("float64").rechunk(first.chunks) for n in names]
+    stacked = da.stack(arrays).rechunk({0: -1})
+    blocks = stacked.to_delayed()[0]  # (n_row_blocks, n_col_blocks)
+    row_starts = np.cumsum((0, *first.chunks[0]))
+    col_starts = np.cumsum((0, *first.chunks[1]))
+    height, width = first.shape
+
+    with contextlib.ExitStack() as stack:
+        writers = {
+            name: stack.enter_context(
+                CogWriter(
+                    out_dir / specs[name].filename,
+                    width=width,
+                    height=height,
+                    dtype=specs[name].dtype,
+                    crs=crs,
+                    transform=transform,
+                    nodata=specs[name].nodata,
+                    tags=specs[name].tags,
+                    overview_resampling=specs[name].resampling,  # type: ignore[arg-type]
+                )
+            )
+            for name in names
+        }
+        cells = [(i, j) for i in range(blocks.shape[0]) for j in range(blocks.shape[1])]
+        # one graph for all blocks: intermediates shared between blocks are computed once;
+        # distributed's root-task queuing keeps the workers from reading ahead without bound.
+        futures = client.compute([blocks[i, j] for i, j in cells], optimize_graph=True)
+        where = {f.key: cell for f, cell in zip(futures, cells, strict=True)}
+        total = len(cells)
+        for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
+            i, j = where[future.key]
+            block = future.result()
+            future.release()
+            window = Window(int(col_starts[j]), int(row_starts[i]), block.shape[2], block.shape[1])
+            for k, name in enumerate(names):
+                writers[name].write(window, _cast(block[k], specs[name]))
+            del block
+            if on_block is not None:
+                on_block(done, total)
+    return {name: out_dir / specs[name].filename for name in names}
+
+
+def _cast(values: np.ndarray, spec: LayerSpec) -> np.ndarray:
+    """float64 block -> the layer's dtype, NaN -> nodata for integer layers."""
+    dtype = np.dtype(spec.dtype)
+    if dtype.kind == "f":
+        return values.astype(dtype)
+    fill = 0 if spec.nodata is None else spec.nodata
+    return np.where(np.isnan(values), fill, values).astype(dtype)
+
+
+def compute_on(client: Client, *objects: Any) -> tuple[Any, ...]:
+    """Compute small results (tables, statistics) on the cluster and bring them back."""
+    futures = client.compute(list(objects))
+    return tuple(f.result() for f in futures)
+
+

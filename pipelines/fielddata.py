@@ -1,0 +1,261 @@
+"""Per-field data of a region, for every season with imagery: the small tables models work on.
+
+:func:`collect` computes on the Dask cluster, once per run, the mean observed
+NDVI of each field on every acquisition (block by block, only a
+``(dates, fields)`` table comes back), the fields' mean slope and relative
+elevation, and on the client the soil means (exactextract on SoilGrids) and
+the daily weather at each field (from the coarse weather grid). Everything
+that models need per field is then derived from these tables by
+:func:`feature_table`, for any cut-off date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import geopandas as gpd
+import pandas as pd
+import xarray as xr
+from distributed import Client
+
+from geodata.grid import analysis_grid
+from geodata.readers import read_dem, read_sentinel2, read_weather
+from geodata.readers.imagery import load_items, select_scenes
+from geodata.readers.raster import check_raster
+from pipelines import blockwrite, calendar, fieldfeatures, fieldseries, fieldweather, terrain, vegetation
+from pipelines.errors import PipelineError
+from pipelines.inputs import RegionInputs
+
+#: weather history before the first season used for SPI and TCI (WMO: >= 30 years; >= 20 needed).
+BASELINE_YEARS = 30
+
+
+@dataclass
+class SeasonFieldData:
+    """Everything per field for one season (small): calendar, observed NDVI means, daily weather."""
+
+    season: int
+    window: calendar.SeasonWindow
+    sowing: pd.Series
+    ends: pd.Series
+    ndvi_obs: pd.DataFrame  # index: acquisition dates, columns: field ids
+    weather: xr.Dataset  # (time, field), daily
+
+
+def imagery_years(inputs: RegionInputs) -> list[int]:
+    """Calendar years with at least one Sentinel-2 item (from items.json only)."""
+    return sorted({s.time.year for s in load_items(inputs.items_path)})
+
+
+def season_calendar(inputs: RegionInputs, season: int, as_of: dt.date | None = None):
+    """Sowing dates, season ends and window of ``season``."""
+    sowing = calendar.sowing_dates(inputs.fields, inputs.operations, season)
+    ends = calendar.season_ends(inputs.fields, sowing)
+    return sowing, ends, calendar.season_window(sowing, ends, season, as_of)
+
+
+def field_ndvi_observations(
+    client: Client, inputs: RegionInputs, grid: Any, geoms: gpd.GeoSeries, start: dt.date, end: dt.date
+) -> pd.DataFrame:
+    """Mean observed (cloud-masked) NDVI of each field on each acquisition date in ``[start, end]``."""
+    scenes = select_scenes(load_items(inputs.items_path), start, end)
+    field_ids = list(geoms.index)
+    if not scenes:
+        return pd.DataFrame(columns=field_ids, index=pd.DatetimeIndex([], name="date"), dtype="float64")
+    ds = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=start, end=end, grid=grid)
+    _record_imagery(inputs, scenes)
+    ndvi = xr.apply_ufunc(vegetation.spectral.ndvi, ds["B08"], ds["B04"], dask="parallelized",
+                          output_dtypes=["float32"])
+    means = fieldseries.field_means(ndvi.data, grid.affine, list(geoms.values))
+    (values,) = blockwrite.compute_on(client, means)
+    dates = pd.DatetimeIndex(ds["time"].values).normalize()
+    return pd.DataFrame(values, index=pd.Index(dates, name="date"), columns=field_ids)
+
+
+def _record_imagery(inputs: RegionInputs, scenes: list) -> None:
+    for scene in scenes:
+        for asset in scene.item.assets.values():
+            href = Path(asset.href)
+            inputs.use(href if href.is_absolute() else inputs.items_path.parent / href)
+    inputs.use(inputs.items_path)
+
+
+
+def _weather(inputs: RegionInputs, years: list[int], valid_to: dt.date) -> xr.Dataset:
+    """Daily weather from the baseline years to ``valid_to`` (later files are never opened)."""
+    first = min(years) - BASELINE_YEARS
+    ds = read_weather(inputs.weather_dir, start=f"{first}-01-01", end=valid_to)
+    inputs.use(*[Path(p.strip()) for p in ds.attrs["source"].split(",")])
+    return ds
+
+
+def _spi_baseline(fw_all: xr.Dataset, years: list[int]) -> tuple[str, str] | None:
+    """Calibration period of SPI: the full years before the first imagery season."""
+    times = pd.DatetimeIndex(fw_all["time"].values)
+    start_year = times[0].year if times[0].dayofyear == 1 else times[0].year + 1
+    end_year = min(years) - 1
+    if end_year - start_year + 1 < fieldweather.MIN_SPI_YEARS:
+        return None
+    return f"{start_year}-01-01", f"{end_year}-12-31"
+
+
+def _terrain_field_means(client: Client, inputs: RegionInputs, grid: Any, geoms: gpd.GeoSeries) -> pd.DataFrame:
+    """Mean slope (deg) and relative elevation (m) of each field."""
+    layers = terrain_layers(inputs, grid)
+    stack = da.stack([layers["slope"].data, layers["rel_elev"].data])
+    means = fieldseries.field_means(stack, grid.affine, list(geoms.values))
+    (values,) = blockwrite.compute_on(client, means)
+    return pd.DataFrame(values.T, index=geoms.index, columns=["slope", "rel_elev"])
+
+
+def terrain_layers(inputs: RegionInputs, grid: Any) -> dict[str, xr.DataArray]:
+    """Lazy slope and relative elevation on the grid (halo exchange between blocks)."""
+    dem = read_dem(inputs.dem_path, grid=grid)
+    inputs.use(inputs.dem_path)
+    res = abs(grid.resolution.x)
+    halo = terrain.halo_pixels(res)
+    slope = dem.data.map_overlap(terrain.slope_degrees, depth=1, boundary="nearest", resolution_m=res,
+                                 dtype="float32")
+    rel = dem.data.map_overlap(terrain.relative_elevation, depth=halo, boundary="nearest", resolution_m=res,
+                               dtype="float32")
+    return {"slope": dem.copy(data=slope), "rel_elev": dem.copy(data=rel)}
+
+
+def _soil_field_means(inputs: RegionInputs, fields: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Area-weighted soil properties per field (exactextract on the SoilGrids rasters, conventional units)."""
+    from geodata.readers.terrain import SOIL_PROPERTIES
+
+    paths = {name: inputs.soil_path(name) for name in SOIL_PROPERTIES}
+    for path in paths.values():
+        check_raster(path)
+    inputs.use(*paths.values())
+    from exactextract import exact_extract
+
+    polys = fields[["field_id", "geometry"]].to_crs(4326)
+    out = pd.DataFrame(index=pd.Index(fields["field_id"], name="field_id"))
+    for name, path in paths.items():
+        factor = SOIL_PROPERTIES[name][0]
+        table = exact_extract(str(path), polys, [f"{name}=mean"], include_cols=["field_id"], output="pandas")
+        out[name] = table.set_index("field_id")[name] / factor
+    return out
+
+
+
+def features_for(
+    seasons: dict[int, SeasonFieldData],
+    season: int,
+    fields: gpd.GeoDataFrame,
+    fw_all: xr.Dataset,
+    spi3: xr.DataArray | None,
+    terrain_means: pd.DataFrame,
+    soil_means: pd.DataFrame,
+    lo: pd.Series,
+    hi: pd.Series,
+) -> pd.DataFrame:
+    """Per-field feature table of ``season`` for windows ``[lo, hi]`` (sowing to cut-off)."""
+    cur = seasons[season]
+    origin = pd.Timestamp(cur.window.start)
+    ndvi = fieldfeatures.ndvi_features(cur.ndvi_obs, origin, lo, hi)
+    history = {}
+    for year, data in seasons.items():
+        if year == season or data.ndvi_obs.empty:
+            continue
+        shift = year - season
+        h = fieldfeatures.ndvi_features(
+            data.ndvi_obs, pd.Timestamp(data.window.start),
+            fieldfeatures.shift_years(lo, shift), fieldfeatures.shift_years(hi, shift),
+        )
+        history[year] = h["ndvi_mean"]
+    crops = fields.set_index("field_id")["crop"]
+    weather = fieldfeatures.weather_features(fw_all, crops, lo, hi, spi3)
+    years_weather = sorted(set(pd.DatetimeIndex(fw_all["time"].values).year))
+    tmax_hist = fieldfeatures.tmax_history(fw_all, lo, hi, season, years_weather)
+    vhi = fieldfeatures.vhi_from_history(
+        ndvi["ndvi_mean"], pd.DataFrame(history).T if history else pd.DataFrame(columns=ndvi.index),
+        weather["tmax_mean"], tmax_hist,
+    )
+    static = pd.concat([soil_means, terrain_means], axis=1)
+    table = pd.concat([ndvi, vhi, weather, static], axis=1)
+    table["crop"] = crops.reindex(table.index)
+    irrigated = fields.set_index("field_id").get("irrigated")
+    table["irrigated"] = (irrigated.reindex(table.index).fillna(False).astype(bool)
+                          if irrigated is not None else False)
+    table["season"] = season
+    table.index.name = "field_id"
+    return table
+
+
+
+
+@dataclass
+class FieldData:
+    """Per-field data of a region: seasons, weather at the fields, SPI, terrain and soil means."""
+
+    inputs: RegionInputs
+    grid: Any
+    seasons: dict[int, SeasonFieldData]
+    weather: xr.Dataset  # gridded daily weather (lazy), baseline years to the last valid date
+    fw_all: xr.Dataset  # daily weather at the fields (time, field), in memory
+    spi1: xr.DataArray | None
+    spi3: xr.DataArray | None
+    terrain_means: pd.DataFrame
+    soil_means: pd.DataFrame
+
+    @property
+    def fields(self) -> gpd.GeoDataFrame:
+        return self.inputs.fields
+
+    def table(self, season: int, lo: pd.Series, hi: pd.Series) -> pd.DataFrame:
+        """Feature table of ``season`` over each field's window ``[lo, hi]``."""
+        return features_for(self.seasons, season, self.fields, self.fw_all, self.spi3,
+                            self.terrain_means, self.soil_means, lo, hi)
+
+
+def region_grid(inputs: RegionInputs, start: dt.date | None = None, end: dt.date | None = None) -> Any:
+    """The analysis grid: the fields' UTM zone at 10 m, aligned to the imagery (first B04 of the period)."""
+    scenes = select_scenes(load_items(inputs.items_path), start, end) or load_items(inputs.items_path)
+    href = Path(scenes[0].item.assets["B04"].href)
+    path = href if href.is_absolute() else inputs.items_path.parent / href
+    return analysis_grid(inputs.fields, imagery=check_raster(path, check_nodata=False).geobox)
+
+
+def collect(
+    client: Client,
+    inputs: RegionInputs,
+    grid: Any,
+    years: list[int],
+    *,
+    current: int | None = None,
+    as_of: dt.date | None = None,
+    progress: Any = None,
+) -> FieldData:
+    """Per-field data of ``years``; the ``current`` season is cut at ``as_of`` (nothing later is opened)."""
+    if not years:
+        raise PipelineError("no season with imagery", source=str(inputs.items_path), expected="at least one season")
+    fields = inputs.fields
+    geoms = fields.to_crs(grid.crs.to_wkt()).set_index("field_id").geometry
+    windows = {}
+    for year in years:
+        windows[year] = season_calendar(inputs, year, as_of if year == current else None)
+    last_valid = max(w[2].valid_to for w in windows.values())
+    weather = _weather(inputs, years, last_valid)
+    lonlat = fields.to_crs(4326).geometry.representative_point()
+    fw_all = fieldweather.at_fields(weather, lonlat.x.values, lonlat.y.values, list(fields["field_id"])).compute()
+    seasons: dict[int, SeasonFieldData] = {}
+    for k, year in enumerate(years):
+        s_sow, s_end, s_win = windows[year]
+        obs = field_ndvi_observations(client, inputs, grid, geoms, s_win.start, s_win.valid_to)
+        seasons[year] = SeasonFieldData(year, s_win, s_sow, s_end, obs, fw_all)
+        if progress is not None:
+            progress("field series", k + 1, len(years))
+    baseline = _spi_baseline(fw_all, years)
+    spi1 = fieldweather.spi_daily(fw_all, 1, baseline) if baseline else None
+    spi3 = fieldweather.spi_daily(fw_all, 3, baseline) if baseline else None
+    return FieldData(
+        inputs, grid, seasons, weather, fw_all, spi1, spi3,
+        _terrain_field_means(client, inputs, grid, geoms), _soil_field_means(inputs, fields),
+    )

@@ -1,0 +1,94 @@
+"""Daily weather per field, and the season's agro-climatic features per field (xclim via models.agroclimate).
+
+The weather grid is coarse (ERA5-Land 0.1 deg, about 10 km): it stays on its
+own grid until it is needed at a field, where it is interpolated bilinearly at
+the field's centroid (nearest cell when the grid has a single row or column).
+The result is small: ``(time, field)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from models import agroclimate
+from models.crops import get_crop
+
+#: SPI calibration needs at least this many full years of baseline precipitation (WMO-No. 1090).
+MIN_SPI_YEARS = 20
+#: heat-day threshold (°C, Tmax): heat-stress onset of cereals (Porter & Gawith 1999), the default of
+#: :func:`models.agroclimate.hot_days`.
+HEAT_DAY_TMAX = "30 degC"
+FROST_DAY_TMIN = "0 degC"
+
+
+def at_fields(weather: xr.Dataset, lon: np.ndarray, lat: np.ndarray, field_ids: list[str]) -> xr.Dataset:
+    """Weather at field centroids: dims ``(time, field)``; variables keep their attributes (units)."""
+    lon_da = xr.DataArray(np.asarray(lon, dtype="float64"), dims="field")
+    lat_da = xr.DataArray(np.asarray(lat, dtype="float64"), dims="field")
+    ds = weather.drop_vars(["spatial_ref"], errors="ignore")
+    nearest = ds.sel(longitude=lon_da, latitude=lat_da, method="nearest")
+    if ds.sizes.get("longitude", 1) > 1 and ds.sizes.get("latitude", 1) > 1:
+        linear = ds.interp(longitude=lon_da, latitude=lat_da, method="linear")
+        out = linear.fillna(nearest)  # a centroid outside the cell centres' hull keeps the nearest cell
+    else:
+        out = nearest
+    for name in out.data_vars:
+        out[name].attrs = dict(weather[name].attrs)
+    out = out.drop_vars(["longitude", "latitude"], errors="ignore").assign_coords(field=list(field_ids))
+    return out.transpose("time", "field")
+
+
+def _window_mask(time: pd.DatetimeIndex, lo: pd.Series, hi: pd.Series, fields: list[str]) -> xr.DataArray:
+    t = time.values[:, None]
+    lo_v = lo.reindex(fields).values.astype("datetime64[ns]")[None, :]
+    hi_v = hi.reindex(fields).values.astype("datetime64[ns]")[None, :]
+    return xr.DataArray((t >= lo_v) & (t <= hi_v), dims=("time", "field"), coords={"field": fields})
+
+
+def _season_total(index: xr.DataArray) -> xr.DataArray:
+    """Sum a per-year xclim result over its years (a season may straddle New Year)."""
+    return index.sum("time", min_count=1)
+
+
+def season_features(
+    fw: xr.Dataset, crops: pd.Series, start: pd.Series, end: pd.Series
+) -> pd.DataFrame:
+    """Per field: GDD above the crop's base (°C·d), precipitation (mm), frost and heat days, mean Tmax (°C).
+
+    Each field's window is ``[start, end]`` (e.g. sowing to the cut-off date);
+    days outside it are masked before the xclim indices are computed.
+    """
+    fields = [str(f) for f in fw["field"].values]
+    time = pd.DatetimeIndex(fw["time"].values)
+    inside = _window_mask(time, start, end, fields)
+    masked = fw.where(inside)
+    for name in fw.data_vars:
+        masked[name].attrs = dict(fw[name].attrs)
+    out = pd.DataFrame(index=pd.Index(fields, name="field_id"))
+    gdd = pd.Series(np.nan, index=out.index)
+    field_crops = crops.reindex(fields)
+    for crop in field_crops.dropna().unique():
+        ids = list(field_crops.index[field_crops == crop])
+        base = get_crop(crop).t_base
+        tas = masked["tas"] if "tas" in masked else (masked["tasmin"] + masked["tasmax"]) / 2
+        tas.attrs["units"] = masked["tasmin"].attrs["units"]
+        value = _season_total(agroclimate.growing_degree_days(tas.sel(field=ids), thresh=base))
+        gdd[ids] = value.values
+    out["gdd"] = gdd
+    out["precip_mm"] = _season_total(agroclimate.precipitation_sum(masked["pr"])).values
+    out["frost_days"] = _season_total(agroclimate.frost_days(masked["tasmin"], thresh=FROST_DAY_TMIN)).values
+    out["heat_days"] = _season_total(agroclimate.hot_days(masked["tasmax"], thresh=HEAT_DAY_TMAX)).values
+    tmax_c = masked["tasmax"] - 273.15 if masked["tasmax"].attrs.get("units") == "K" else masked["tasmax"]
+    out["tmax_mean"] = tmax_c.mean("time", skipna=True).values
+    return out
+
+
+def spi_daily(fw: xr.Dataset, months: int, baseline: tuple[str, str]) -> xr.DataArray | None:
+    """Daily SPI-``months`` per field from the precipitation series (None without enough baseline years)."""
+    start, end = pd.Timestamp(baseline[0]), pd.Timestamp(baseline[1])
+    if (end - start).days < 365 * MIN_SPI_YEARS - 5:
+        return None
+    monthly = agroclimate.spi(fw["pr"], months, baseline[0], baseline[1])
+    return agroclimate.spi_to_daily(monthly, fw["time"])

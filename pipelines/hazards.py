@@ -1,0 +1,145 @@
+"""Apply the hazard models of :mod:`models.risk` to every field and summarise them over the alert window.
+
+Hazards are evaluated per field on daily series ``(time, field)``: the crop,
+its sowing date and stages are properties of the field, the weather is
+interpolated at the field, and the pixel-scale drivers (relative elevation,
+slope, VHI, pest pressure) enter as the field's means. Fields are grouped by
+crop because each model call takes one crop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from models.crops import crop_stages, stage_on
+from models.risk import aggregate
+from models.risk.drought import drought_risk
+from models.risk.frost import frost_risk
+from models.risk.heat import heat_risk
+from models.risk.pest import PESTS, pest_risk
+from models.risk.waterlogging import waterlogging_risk
+
+HAZARDS = ("drought", "frost", "heat", "waterlogging", "pest", "disease")
+
+
+@dataclass(frozen=True)
+class FieldDrivers:
+    """Per-field inputs of the hazard models, indexed by ``field_id``."""
+
+    crop: pd.Series
+    sowing: pd.Series
+    irrigated: pd.Series
+    rel_elev_m: pd.Series
+    slope_deg: pd.Series
+    vhi: pd.Series
+    pest_pressure: Mapping[str, pd.Series]  # pest name -> catch/trap/week per field
+    biofix: Mapping[str, pd.Timestamp | None]  # pest name -> first sustained catch
+
+
+def _field_da(series: pd.Series, ids: list[str], units: str | None = None) -> xr.DataArray:
+    da = xr.DataArray(series.reindex(ids).to_numpy(dtype="float64"), dims="field", coords={"field": ids})
+    if units:
+        da.attrs["units"] = units
+    return da
+
+
+def _disease_model() -> Any | None:
+    """The disease model of :mod:`models.risk.disease` when it is installed."""
+    try:
+        from models.risk import disease
+    except ImportError:
+        return None
+    return disease
+
+
+def field_risks(
+    fw: xr.Dataset,
+    drivers: FieldDrivers,
+    *,
+    window: tuple[dt.date, dt.date],
+    spi1: xr.DataArray | None,
+    spi3: xr.DataArray | None,
+) -> pd.DataFrame:
+    """One row per (field, hazard): ``target_id, hazard, risk, triggers, stage`` over ``window``.
+
+    ``fw`` is the daily weather at the fields (``time, field``) from before the
+    earliest sowing to the end of the window; ``spi1``/``spi3`` daily SPI per field.
+    """
+    start, end = (pd.Timestamp(d) for d in window)
+    rows: list[dict[str, Any]] = []
+    disease = _disease_model()
+    for crop in sorted(drivers.crop.unique()):
+        ids = [str(f) for f in drivers.crop.index[drivers.crop == crop]]
+        w = fw.sel(field=ids)
+        sowing = xr.DataArray(drivers.sowing.reindex(ids).values.astype("datetime64[ns]"), dims="field",
+                              coords={"field": ids})
+        stages = crop_stages(crop, sowing, w["tasmin"], w["tasmax"])
+        results: dict[str, xr.Dataset] = {
+            "frost": frost_risk(crop, w["tasmin"], stages, rel_elev=_field_da(drivers.rel_elev_m, ids, "m")),
+            "heat": heat_risk(crop, w["tasmax"], stages),
+            "waterlogging": waterlogging_risk(
+                w["pr"], stages, slope=_field_da(drivers.slope_deg, ids, "deg"),
+                rel_elev=_field_da(drivers.rel_elev_m, ids, "m"),
+            ),
+        }
+        vhi = _field_da(drivers.vhi, ids).broadcast_like(w["tasmin"])
+        results["drought"] = drought_risk(
+            crop, stages,
+            spi1=None if spi1 is None else spi1.sel(field=ids),
+            spi3=None if spi3 is None else spi3.sel(field=ids),
+            vhi=vhi, irrigated=_field_da(drivers.irrigated.astype(float), ids).astype(bool),
+        )
+        pest_parts = []
+        for name, pest in PESTS.items():
+            if crop not in pest.hosts:
+                continue
+            pressure = _field_da(drivers.pest_pressure.get(name, pd.Series(dtype=float)).fillna(0.0), ids,
+                                 "count/week")
+            pest_parts.append(pest_risk(pest, crop, w["tasmin"], w["tasmax"], stages,
+                                        drivers.biofix.get(name), pressure.fillna(0.0)))
+        if pest_parts:
+            results["pest"] = _worst(pest_parts)
+        if disease is not None and hasattr(disease, "disease_risk"):
+            results["disease"] = disease.disease_risk(crop, w, stages)
+        gdd_now = stages["gdd"].sel(time=slice(None, np.datetime64(end))).isel(time=-1) if "gdd" in stages else None
+        for hazard, ds in results.items():
+            summary = aggregate(ds.sel(time=slice(start, end)), "max").compute()
+            for k, fid in enumerate(ids):
+                stage = stage_on(crop, drivers.sowing[fid], end,
+                                 None if gdd_now is None else float(gdd_now.sel(field=fid)))
+                triggers = {
+                    name: _scalar(summary[name].isel(field=k))
+                    for name in summary.data_vars if name != "risk"
+                }
+                rows.append({
+                    "target_id": fid, "hazard": hazard, "risk": _scalar(summary["risk"].isel(field=k)),
+                    "stage": stage["name"], "triggers": triggers, "crop": crop,
+                })
+    return pd.DataFrame(rows)
+
+
+def _worst(parts: list[xr.Dataset]) -> xr.Dataset:
+    """The pest with the highest season risk per field (its triggers kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    best = parts[0]
+    for other in parts[1:]:
+        take = other["risk"].max("time") > best["risk"].max("time")
+        merged = {}
+        for name in best.data_vars:
+            if name in other:
+                merged[name] = xr.where(take, other[name], best[name], keep_attrs=True)
+        best = xr.Dataset(merged)
+    return best
+
+
+def _scalar(da: xr.DataArray) -> float | None:
+    value = float(da.values)
+    return None if np.isnan(value) else value

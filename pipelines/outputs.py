@@ -1,0 +1,145 @@
+"""Write the non-raster outputs of a run: field tables, time series, alerts, STAC catalog, run.json.
+
+All writers take the (staging) run directory; the caller publishes it
+atomically (:mod:`pipelines.rundir`). Layout: docs/DATA_LAYOUT.md "Outputs".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pystac
+
+from geodata.errors import OutputError
+from geodata.stac import raster_item
+
+#: packages whose versions go into run.json.
+VERSIONED_PACKAGES = (
+    "nongshu", "numpy", "scipy", "pandas", "xarray", "dask", "distributed", "rasterio", "rioxarray",
+    "odc-geo", "exactextract", "geopandas", "shapely", "pyarrow", "xclim", "scikit-learn", "pystac",
+)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _clean(value: Any) -> Any:
+    """NaN/inf -> None recursively (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write JSON (UTF-8, indented, NaN as null)."""
+    try:
+        path.write_text(
+            json.dumps(_clean(json.loads(json.dumps(data, default=_json_default))), indent=2, ensure_ascii=False)
+            + "\n",
+            encoding="utf-8",
+        )
+    except OSError as err:
+        raise OutputError("cannot write", source=str(path), got=str(err)) from err
+    return path
+
+
+def write_field_tables(run_dir: Path, table: gpd.GeoDataFrame) -> tuple[Path, Path]:
+    """``fields.parquet`` (GeoParquet, EPSG:4326) and ``fields.csv`` (the same without geometry)."""
+    parquet, csv = run_dir / "fields.parquet", run_dir / "fields.csv"
+    try:
+        table.to_crs(4326).to_parquet(parquet, index=False, geometry_encoding="WKB")
+        pd.DataFrame(table.drop(columns="geometry")).to_csv(csv, index=False, encoding="utf-8")
+    except OSError as err:
+        raise OutputError("cannot write the field tables", source=str(run_dir), got=str(err)) from err
+    return parquet, csv
+
+
+def write_field_timeseries(run_dir: Path, series: pd.DataFrame) -> Path:
+    """``field_timeseries.csv``: field_id, date, ndvi (observed mean), ndvi_smooth."""
+    path = run_dir / "field_timeseries.csv"
+    series[["field_id", "date", "ndvi", "ndvi_smooth"]].to_csv(path, index=False, float_format="%.4f")
+    return path
+
+
+def sha256_of(path: Path, chunk: int = 2**20) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_manifest(paths: Iterable[Path], root: Path) -> list[dict[str, Any]]:
+    """Every input file actually used, relative to the inputs root, with size and SHA-256."""
+    out = []
+    for path in sorted(set(Path(p) for p in paths)):
+        out.append({"path": str(path.relative_to(root)) if path.is_relative_to(root) else str(path),
+                    "bytes": path.stat().st_size, "sha256": sha256_of(path)})
+    return out
+
+
+def package_versions(names: Iterable[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package (None when absent)."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def write_stac_catalog(
+    run_dir: Path,
+    rasters: Mapping[str, Path],
+    *,
+    run_id: str,
+    valid_from: dt.date,
+    valid_to: dt.date,
+    titles: Mapping[str, str],
+    properties: Mapping[str, Any],
+) -> Path:
+    """A self-contained STAC catalog (``catalog.json`` + one item per raster) with relative links."""
+    catalog = pystac.Catalog(
+        id=f"nongshu-{run_id}",
+        description=f"Nongshu season run {run_id}: yield, risk and feature rasters valid {valid_from} to {valid_to}",
+        title=f"Nongshu run {run_id}",
+    )
+    start = dt.datetime.combine(valid_from, dt.time(0), tzinfo=dt.UTC)
+    end = dt.datetime.combine(valid_to, dt.time(23, 59, 59), tzinfo=dt.UTC)
+    for name, path in rasters.items():
+        item = raster_item(
+            path,
+            f"{run_id}-{name}",
+            start_datetime=start,
+            end_datetime=end,
+            properties={**properties, "nongshu:layer": name},
+            href=str(Path(path).resolve()),
+            title=titles.get(name, name),
+        )
+        catalog.add_item(item)
+    catalog.normalize_hrefs(str(Path(run_dir).resolve()))
+    catalog.make_all_asset_hrefs_relative()  # items in <item_id>/ point at ../<file>.tif
+    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    return run_dir / "catalog.json"

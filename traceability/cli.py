@@ -1,0 +1,182 @@
+"""``nongshu trace ...``: list, show, export, import, verify, QR codes, recall, demo chain."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from nongshu.cli import get_settings
+from traceability.errors import TraceError
+from traceability.gs1 import build_digital_link
+from traceability.qr import write_qr
+from traceability.store import TraceStore
+
+database_option = click.option(
+    "--database-url", default=None, help="SQLAlchemy URL of the trace store (default: NONGSHU_DATABASE_URL or "
+    "sqlite in the data directory).")
+gtin_option = click.option("--gtin", default=None, help="GTIN of the lot when the lot number is not unique.")
+api_key_option = click.option("--api-key", envvar="NONGSHU_API_KEY", required=True,
+                              help="API key of the acting organisation (or NONGSHU_API_KEY).")
+
+
+def _open(ctx: click.Context, url: str | None) -> TraceStore:
+    return TraceStore.open(url or get_settings(ctx).trace_database_url)
+
+
+@click.group()
+def trace() -> None:
+    """Produce traceability: EPCIS 2.0 events, verification, QR codes, recalls."""
+
+
+@trace.command("lots")
+@database_option
+@click.option("--status", type=click.Choice(["active", "in_transit", "sold", "consumed"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def lots_command(ctx: click.Context, database_url: str | None, status: str | None, as_json: bool) -> None:
+    """List lots, newest first."""
+    with _open(ctx, database_url) as store:
+        rows = store.lots(status=status)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("GTIN", "lot", "product", "kg", "status", "custodian", "field", "flags")
+    for r in rows:
+        flags = " ".join(f for f, on in (("recalled", r["recalled"]), ("PHI", r["phi_flag"]),
+                                         ("non-conformant", r["inspection"] == "non_conformant")) if on)
+        table.add_row(r["gtin"], r["lot"], r["product"], f"{r['quantity_kg'] or '':}", r["status"], r["custodian"],
+                      r["origin_field_id"] or "", flags)
+    Console().print(table)
+
+
+@trace.command("show")
+@click.argument("lot")
+@gtin_option
+@database_option
+@click.pass_context
+def show_command(ctx: click.Context, lot: str, gtin: str | None, database_url: str | None) -> None:
+    """Show a lot: status, certificate, pre-harvest interval checks, events."""
+    with _open(ctx, database_url) as store:
+        g, lot = store.find_lot(lot, gtin)
+        click.echo(json.dumps(store.lot(g, lot), ensure_ascii=False, indent=2))
+
+
+@trace.command("export")
+@click.argument("lot")
+@gtin_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the EPCIS 2.0 JSON-LD document here instead of stdout.")
+@database_option
+@click.pass_context
+def export_command(ctx: click.Context, lot: str, gtin: str | None, out: str | None, database_url: str | None) -> None:
+    """Export the lot's history as an EPCIS 2.0 JSON-LD document."""
+    with _open(ctx, database_url) as store:
+        g, lot = store.find_lot(lot, gtin)
+        text = json.dumps(store.export_lot(g, lot), ensure_ascii=False, indent=2)
+    if out:
+        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text)
+
+
+@trace.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@api_key_option
+@database_option
+@click.pass_context
+def import_command(ctx: click.Context, file: str, api_key: str, database_url: str | None) -> None:
+    """Import a partner's EPCIS 2.0 JSON-LD document (all events or none)."""
+    limit = get_settings(ctx).max_upload_bytes
+    if file == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise TraceError("no such file", source=file)
+        if path.stat().st_size > limit:
+            raise TraceError("import too large", source=file, expected=f"at most {limit} bytes",
+                             got=path.stat().st_size)
+        data = path.read_bytes()
+    with _open(ctx, database_url) as store:
+        principal = store.authenticate(api_key)
+        recorded = store.import_document(principal, data, max_bytes=limit, source=file)
+    new = sum(r.created for r in recorded)
+    click.echo(f"{len(recorded)} events: {new} new, {len(recorded) - new} already stored")
+
+
+@trace.command("verify")
+@click.argument("lot")
+@gtin_option
+@database_option
+@click.pass_context
+def verify_command(ctx: click.Context, lot: str, gtin: str | None, database_url: str | None) -> None:
+    """Verify hashes, signatures, hash chains and Merkle log inclusion; exit 1 when broken."""
+    with _open(ctx, database_url) as store:
+        g, lot = store.find_lot(lot, gtin)
+        report = store.verify_lot(g, lot)
+    click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    if not report.ok:
+        where = report.first_broken
+        click.secho(f"BROKEN at {where.event_id}: {where.reason}" if where else "BROKEN: " +
+                    "; ".join(report.problems), fg="red", err=True)
+        ctx.exit(1)
+    click.secho(f"intact: {report.events_checked} events in {report.lots_checked} lots", fg="green", err=True)
+
+
+@trace.command("qr")
+@click.option("--gtin", required=True, help="GTIN-8/12/13/14 (check digit verified).")
+@click.option("--lot", required=True, help="Batch/lot number.")
+@click.option("--serial", default=None, help="Optional serial number (AI 21).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.png or FILE.svg")
+@click.option("--resolver", default=None, help="Resolver base URL (default NONGSHU_RESOLVER_URL).")
+@click.pass_context
+def qr_command(ctx: click.Context, gtin: str, lot: str, serial: str | None, out: str, resolver: str | None) -> None:
+    """Write a QR code carrying the lot's GS1 Digital Link URI."""
+    uri = build_digital_link(gtin, lot, serial, resolver=resolver or get_settings(ctx).resolver_url)
+    write_qr(uri, out)
+    click.echo(uri)
+
+
+@trace.command("recall")
+@click.argument("lot")
+@gtin_option
+@click.option("--reason", required=True, help="Why the lot is recalled (shown to partners).")
+@api_key_option
+@database_option
+@click.pass_context
+def recall_command(ctx: click.Context, lot: str, gtin: str | None, reason: str, api_key: str,
+                   database_url: str | None) -> None:
+    """Recall a lot and everything made from it; list the shops to notify."""
+    with _open(ctx, database_url) as store:
+        principal = store.authenticate(api_key)
+        g, lot = store.find_lot(lot, gtin)
+        result = store.recall(principal, g, lot, reason=reason)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@trace.command("demo")
+@click.option("--inputs", required=True, type=click.Path(file_okay=False, exists=True),
+              help="Region input directory (fields/fields.gpkg, operations/operations.csv).")
+@click.option("--outputs", default=None, type=click.Path(file_okay=False),
+              help="Pipeline output root (optional; season summaries for the consumer view).")
+@database_option
+@click.pass_context
+def demo_command(ctx: click.Context, inputs: str, outputs: str | None, database_url: str | None) -> None:
+    """Create demo organisations, keys and chains (idempotent)."""
+    from traceability.demo import create_demo
+
+    settings = get_settings(ctx)
+    with _open(ctx, database_url) as store:
+        summary = create_demo(store, Path(inputs), data_dir=settings.data_dir, resolver=settings.resolver_url)
+    click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    if summary.get("api_keys_file"):
+        click.secho(f"demo API keys written to {summary['api_keys_file']} (DEMO ONLY - never use in production)",
+                    fg="yellow", err=True)

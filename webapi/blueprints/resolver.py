@@ -1,0 +1,148 @@
+"""GS1 Digital Link resolver (GS1 Digital Link standard 1.2, GS1-Conformant Resolver standard 1.0).
+
+``/01/{gtin}/10/{lot}`` answers a browser with the consumer trace page,
+``Accept: application/json`` with the consumer view data and
+``?linkType=linkset`` (or ``Accept: application/linkset+json``) with an RFC 9264
+linkset; ``?linkType=gs1:<type>`` redirects (307) to that link.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from traceability.gs1 import build_digital_link, normalise_gtin, validate_lot
+from webapi.app import ctx
+from webapi.blueprints.pages import page_lang, render_page
+from webapi.blueprints.trace import client_id
+from webapi.trace_adapter import season_summary_provider
+
+bp = Blueprint("resolver", __name__)
+
+GS1_VOC = "https://gs1.org/voc/"
+LINKSET_TYPE = "application/linkset+json"
+LINK_TYPES = ("gs1:pip", "gs1:traceability", "gs1:certificationInfo")
+
+
+def _links(gtin: str, lot: str) -> dict[str, dict[str, Any]]:
+    """link type -> target (absolute URL, media type, title) for one lot."""
+    return {
+        "gs1:pip": {"href": url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="gs1:pip", _external=True),
+                    "type": "text/html", "title": "产品追溯信息 Product trace page", "hreflang": ["zh", "en"]},
+        "gs1:traceability": {"href": url_for("trace.export_lot", lot=lot, gtin=gtin, _external=True),
+                             "type": "application/ld+json", "title": "EPCIS 2.0 events"},
+        "gs1:certificationInfo": {"href": url_for("trace.lot_certificate", lot=lot, gtin=gtin, _external=True),
+                                  "type": "application/json", "title": "承诺达标合格证 Certificate"},
+    }
+
+
+def linkset(gtin: str, lot: str) -> dict[str, Any]:
+    """RFC 9264 linkset (JSON) of the lot, anchored at its Digital Link URI."""
+    anchor = build_digital_link(gtin, lot, resolver=request.host_url.rstrip("/"))
+    entry: dict[str, Any] = {"anchor": anchor}
+    for link_type, target in _links(gtin, lot).items():
+        entry[GS1_VOC + link_type.split(":", 1)[1]] = [target]
+    entry[GS1_VOC + "defaultLink"] = [_links(gtin, lot)["gs1:pip"]]
+    return {"linkset": [entry]}
+
+
+def _wants(media_type: str) -> bool:
+    best = request.accept_mimetypes.best_match([media_type, "text/html"], default="text/html")
+    return best == media_type and request.accept_mimetypes[media_type] > request.accept_mimetypes["text/html"]
+
+
+@bp.get("/01/<gtin>/10/<lot>")
+def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
+    """Resolve a GS1 Digital Link of a lot.
+    ---
+    get:
+      tags: [resolver]
+      summary: GS1 Digital Link of a lot (consumer page, JSON view, RFC 9264 linkset or redirect by linkType)
+      parameters:
+        - {name: gtin, in: path, required: true, schema: {type: string, pattern: '^[0-9]{8,14}$'}}
+        - {name: lot, in: path, required: true, schema: {type: string, maxLength: 20}}
+        - name: linkType
+          in: query
+          schema: {type: string, enum: [linkset, all, "gs1:pip", "gs1:traceability", "gs1:certificationInfo"]}
+        - lang
+      responses:
+        200:
+          description: Consumer page (HTML), consumer view (JSON) or linkset
+          content:
+            text/html:
+              schema: {type: string}
+            application/json:
+              schema: {$ref: '#/components/schemas/ConsumerView'}
+            application/linkset+json:
+              schema: {type: object, required: [linkset], properties: {linkset: {type: array, items: {type: object}}}}
+        307:
+          description: Redirect to the requested link type
+        400:
+          $ref: '#/components/responses/Problem'
+        404:
+          $ref: '#/components/responses/Problem'
+        429:
+          $ref: '#/components/responses/Problem'
+    """
+    context = ctx()
+    context.limiter.hit("public", client_id())
+    gtin = normalise_gtin(gtin)
+    lot = validate_lot(lot)
+    store = context.get_trace_store()
+    gtin, lot = store.find_lot(lot, gtin)
+    link_type = request.args.get("linkType")
+    links_header = (
+        f'<{url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="linkset", _external=True)}>; '
+        f'rel="linkset"; type="{LINKSET_TYPE}"'
+    )
+    if link_type in ("linkset", "all") or (link_type is None and _wants(LINKSET_TYPE)):
+        response = Response(json.dumps(linkset(gtin, lot), ensure_ascii=False), mimetype=LINKSET_TYPE)
+        response.headers["Link"] = links_header
+        return response
+    if link_type and link_type != "gs1:pip":
+        target = _links(gtin, lot).get(link_type) or _links(gtin, lot)["gs1:pip"]
+        response = redirect(target["href"], code=307)
+        response.headers["Link"] = links_header
+        return response
+    view = store.consumer_view(gtin, lot, season_summary_provider=season_summary_provider(context.runs))
+    if link_type is None and _wants("application/json"):
+        response = jsonify(view)
+    else:
+        lang = page_lang()
+        response = render_page("lot.html", lang=lang, view=view, gtin=gtin, lot=lot,
+                               digital_link=build_digital_link(gtin, lot, resolver=context.settings.resolver_url))
+    response.headers["Link"] = links_header
+    response.vary.add("Accept")
+    return response
+
+
+@bp.get("/.well-known/gs1resolver")
+def resolver_description() -> ResponseReturnValue:
+    """Resolver description (GS1-Conformant Resolver standard 1.0, section 6).
+    ---
+    get:
+      tags: [resolver]
+      summary: Description of this GS1 Digital Link resolver
+      responses:
+        200:
+          description: Resolver description
+          content:
+            application/json:
+              schema: {type: object, required: [name, resolverRoot, supportedPrimaryKeys]}
+    """
+    root = request.host_url.rstrip("/")
+    return jsonify({
+        "name": "Nongshu (农数) GS1 Digital Link resolver",
+        "resolverRoot": root,
+        "supportedPrimaryKeys": ["gtin"],
+        "supportedQualifiers": {"gtin": ["10"]},
+        "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:", "profile": GS1_VOC + t.split(":", 1)[1]} for t in LINK_TYPES],
+        "linkTypeDefaultCanBeLinkset": True,
+        "supportedContextValuesEnumerated": [],
+        "validatesAIcombination": True,
+        "contact": {"name": "Nongshu", "url": root},
+    })
+

@@ -1,0 +1,149 @@
+"""The registry of raster layers a run can publish, with units, ranges, colours and legends.
+
+Layer names from a request are looked up in this registry and never joined into
+a path: the file name comes from the registry entry. Colours follow the China
+Meteorological Administration's four warning colours (GB/T 27962-2011 "气象灾害
+预警信号图形": blue, yellow, orange, red) for alert levels and matplotlib's
+perceptual colormaps (viridis family, RdYlGn) for continuous values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from rio_tiler.colormap import cmap as _cmaps
+
+from webapi.errors import NotFoundError
+
+#: alert level -> (colour name, RGBA, label zh, label en); level 0 is "no alert".
+ALERT_COLOURS: Mapping[int, tuple[str, tuple[int, int, int, int], str, str]] = MappingProxyType(
+    {
+        0: ("none", (0, 0, 0, 0), "无预警", "no alert"),
+        1: ("blue", (30, 100, 220, 255), "蓝色预警", "blue alert"),
+        2: ("yellow", (250, 210, 0, 255), "黄色预警", "yellow alert"),
+        3: ("orange", (255, 130, 0, 255), "橙色预警", "orange alert"),
+        4: ("red", (220, 20, 30, 255), "红色预警", "red alert"),
+    }
+)
+
+#: The uint8 nodata value of ``alert_level.tif`` (docs/DATA_LAYOUT.md).
+ALERT_NODATA = 255
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One raster layer: how to find it in a run directory and how to draw it."""
+
+    name: str
+    file: str
+    title_zh: str
+    title_en: str
+    unit: str
+    vmin: float
+    vmax: float
+    colormap: str
+    categorical: bool = False
+    categories: Mapping[int, tuple[str, tuple[int, int, int, int], str, str]] = field(
+        default_factory=dict
+    )
+
+    def colour_table(self) -> dict[int, tuple[int, int, int, int]]:
+        """The 256-entry (continuous) or per-category (categorical) RGBA table for rio-tiler."""
+        if self.categorical:
+            return {value: rgba for value, (_, rgba, _, _) in self.categories.items()}
+        return dict(_cmaps.get(self.colormap))
+
+    def legend(self, steps: int = 5) -> list[dict[str, object]]:
+        """Legend entries ``{"value", "colour", "label_zh", "label_en"}`` (colour as ``#rrggbb``)."""
+        if self.categorical:
+            return [
+                {"value": value, "colour": _hex(rgba), "label_zh": zh, "label_en": en, "name": name}
+                for value, (name, rgba, zh, en) in self.categories.items()
+                if value != 0
+            ]
+        table = self.colour_table()
+        entries = []
+        for i in range(steps):
+            frac = i / (steps - 1)
+            value = self.vmin + frac * (self.vmax - self.vmin)
+            label = f"{value:g} {self.unit}".strip()
+            entries.append(
+                {"value": round(value, 4), "colour": _hex(table[round(frac * 255)]), "label_zh": label, "label_en": label}
+            )
+        return entries
+
+    def describe(self) -> dict[str, object]:
+        """The JSON description served by ``/api/v1/layers``."""
+        return {
+            "name": self.name,
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+            "unit": self.unit,
+            "range": [self.vmin, self.vmax],
+            "colormap": "alert-4-colour" if self.categorical else self.colormap,
+            "categorical": self.categorical,
+            "legend": self.legend(),
+        }
+
+
+def _hex(rgba: tuple[int, ...]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgba[:3])
+
+
+_HAZARDS_ZH = {
+    "drought": "干旱",
+    "frost": "低温冻害",
+    "heat": "高温热害",
+    "waterlogging": "渍涝",
+    "pest": "虫害",
+    "disease": "病害",
+}
+
+_LAYERS: list[Layer] = [
+    Layer("alert_level", "alert_level.tif", "预警等级", "Alert level", "", 0, 4, "alert", True, ALERT_COLOURS),
+    Layer("yield_t_ha", "yield_t_ha.tif", "预测产量", "Yield forecast", "t/ha", 0, 60, "viridis"),
+    Layer("yield_interval_t_ha", "yield_interval_t_ha.tif", "产量预测区间宽度", "Yield 80 % interval width", "t/ha", 0, 20, "magma"),
+    *[
+        Layer(f"risk_{h}", f"risk_{h}.tif", f"{zh}风险", f"{h.capitalize()} risk", "", 0, 1, "ylorrd")
+        for h, zh in _HAZARDS_ZH.items()
+    ],
+    Layer("ndvi_peak", "ndvi_peak.tif", "NDVI 峰值", "Peak NDVI", "", 0, 1, "rdylgn"),
+    Layer("vhi", "vhi.tif", "植被健康指数", "Vegetation health index", "", 0, 100, "rdylgn"),
+    Layer("gdd", "gdd.tif", "积温", "Growing degree days", "°C·d", 0, 3000, "plasma"),
+]
+
+
+class LayerRegistry(Mapping[str, Layer]):
+    """Read-only name -> :class:`Layer` registry that refuses duplicates."""
+
+    def __init__(self, layers: list[Layer]) -> None:
+        self._layers: dict[str, Layer] = {}
+        for layer in layers:
+            if layer.name in self._layers:
+                raise ValueError(f"layer {layer.name!r} registered twice")
+            self._layers[layer.name] = layer
+
+    def __getitem__(self, name: str) -> Layer:
+        return self._layers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def get_layer(self, name: str) -> Layer:
+        """The layer called ``name``; :class:`NotFoundError` naming the known layers otherwise."""
+        try:
+            return self._layers[name]
+        except KeyError:
+            raise NotFoundError(
+                "unknown layer", field="layer", expected=f"one of {', '.join(self._layers)}", got=name
+            ) from None
+
+
+LAYERS = LayerRegistry(_LAYERS)
+HAZARDS = tuple(_HAZARDS_ZH)
+HAZARD_NAMES_ZH: Mapping[str, str] = MappingProxyType(_HAZARDS_ZH)

@@ -1,0 +1,193 @@
+"""Discover complete pipeline runs under ``<data>/outputs/<region>/<run_id>/`` and read their files.
+
+A run directory is complete when it holds ``run.json`` (docs/DATA_LAYOUT.md);
+hidden directories (the pipeline's temporary ones) are ignored. The public name
+of a run is ``<region>.<run_id>`` (e.g. ``dingxi.2026``); a bare ``run_id`` is
+accepted when only one region has it, and ``latest`` names the newest run.
+Request values are matched against the discovered names, never joined into paths.
+Tables are cached per file and modification time, so a new run is picked up
+without restarting the server and a replaced file is re-read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import pandas as pd
+from cachetools import LRUCache
+
+from webapi.errors import NotFoundError, WebApiError
+from webapi.layers import LAYERS
+
+log = logging.getLogger(__name__)
+
+_RUN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})?$")
+
+T = TypeVar("T")
+
+
+class RunDataError(WebApiError):
+    """A file of a published run cannot be read (the run is broken, not the request)."""
+
+    status = 500
+
+
+@dataclass(frozen=True)
+class Run:
+    """One complete run directory."""
+
+    region: str
+    run_id: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.region}.{self.run_id}"
+
+    @property
+    def season(self) -> str:
+        return str(self.meta.get("season") or self.run_id.split("-")[0])
+
+    def valid_period(self) -> tuple[str | None, str | None]:
+        """(valid_from, valid_to) ISO dates from run.json (``valid_from``/``valid_to`` or ``valid_period``)."""
+        period = self.meta.get("valid_period")
+        if isinstance(period, dict):
+            return period.get("start") or period.get("valid_from"), period.get("end") or period.get("valid_to")
+        if isinstance(period, list | tuple) and len(period) == 2:
+            return period[0], period[1]
+        return self.meta.get("valid_from"), self.meta.get("valid_to")
+
+    def layer_names(self) -> list[str]:
+        return [name for name, layer in LAYERS.items() if (self.path / layer.file).is_file()]
+
+    def describe(self) -> dict[str, Any]:
+        valid_from, valid_to = self.valid_period()
+        return {
+            "name": self.name,
+            "region": self.region,
+            "run_id": self.run_id,
+            "season": self.season,
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "layers": self.layer_names(),
+            "created": self.meta.get("created") or self.meta.get("finished"),
+        }
+
+
+class RunStore:
+    """The runs found under ``outputs_dir`` and a cache of the tables read from them."""
+
+    def __init__(self, outputs_dir: Path, cache_size: int = 64) -> None:
+        self.outputs_dir = Path(outputs_dir)
+        self._cache: LRUCache[tuple[str, str, int], Any] = LRUCache(maxsize=max(cache_size, 1))
+        self._lock = threading.Lock()
+
+    # -- discovery -------------------------------------------------------------------------
+    def runs(self) -> list[Run]:
+        """Every complete run, newest season first, then region name."""
+        found: list[Run] = []
+        if not self.outputs_dir.is_dir():
+            return found
+        for region_dir in sorted(self.outputs_dir.iterdir()):
+            if region_dir.name.startswith(".") or not region_dir.is_dir():
+                continue
+            for run_dir in sorted(region_dir.iterdir()):
+                marker = run_dir / "run.json"
+                if run_dir.name.startswith(".") or not marker.is_file():
+                    continue
+                if not (_RUN_NAME.match(region_dir.name) and _RUN_NAME.match(run_dir.name)):
+                    log.warning("ignoring run directory with an unusable name: %s", run_dir)
+                    continue
+                meta = self._cached(marker, _read_json)
+                found.append(Run(region_dir.name, run_dir.name, run_dir, meta if isinstance(meta, dict) else {}))
+        found.sort(key=lambda r: (r.run_id, r.region), reverse=True)
+        return found
+
+    def get(self, name: str) -> Run:
+        """The run called ``name`` (``region.run_id``, a unique ``run_id`` or ``latest``)."""
+        if not _RUN_NAME.match(name or ""):
+            raise NotFoundError(
+                "unknown run", field="run", expected="a run name such as dingxi.2026 (see /api/v1/runs)", got=name
+            )
+        runs = self.runs()
+        if name == "latest" and runs:
+            return runs[0]
+        matches = [r for r in runs if r.name == name] or [r for r in runs if r.run_id == name]
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(r.name for r in runs) or "none published yet"
+        raise NotFoundError("unknown run", field="run", expected=f"one of: {known}", got=name)
+
+    # -- cached readers --------------------------------------------------------------------
+    def _cached(self, path: Path, reader: Callable[[Path], T]) -> T:
+        stat = path.stat()
+        key = (str(path), reader.__name__, stat.st_mtime_ns)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]  # type: ignore[no-any-return]
+        try:
+            value = reader(path)
+        except (OSError, ValueError, KeyError) as err:
+            raise RunDataError(f"cannot read published file: {err}", source=path.name) from err
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+    def fields(self, run: Run) -> gpd.GeoDataFrame:
+        """``fields.parquet`` of the run (EPSG:4326), indexed by ``field_id``."""
+        path = run.path / "fields.parquet"
+        if not path.is_file():
+            raise NotFoundError("this run has no field table", source=f"{run.name}/fields.parquet")
+        return self._cached(path, _read_fields)
+
+    def timeseries(self, run: Run) -> pd.DataFrame:
+        """``field_timeseries.csv`` (field_id, date, ndvi, ndvi_smooth); empty when absent."""
+        path = run.path / "field_timeseries.csv"
+        if not path.is_file():
+            return pd.DataFrame(columns=["field_id", "date", "ndvi", "ndvi_smooth"])
+        return self._cached(path, _read_timeseries)
+
+    def alerts(self, run: Run) -> dict[str, Any]:
+        """``alerts.json`` of the run; ``{"alerts": []}`` when the run has none."""
+        path = run.path / "alerts.json"
+        if not path.is_file():
+            return {"run_id": run.run_id, "season": run.season, "alerts": []}
+        return self._cached(path, _read_json)
+
+    def layer_path(self, run: Run, layer_name: str) -> Path:
+        """The COG of a registered layer in ``run``; 404 when the run does not have it."""
+        layer = LAYERS.get_layer(layer_name)
+        path = run.path / layer.file
+        if not path.is_file():
+            raise NotFoundError(
+                "this run has no such layer", field="layer", expected=f"one of {', '.join(run.layer_names())}", got=layer_name
+            )
+        return path
+
+
+def _read_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _read_fields(path: Path) -> gpd.GeoDataFrame:
+    frame = gpd.read_parquet(path)
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    frame["field_id"] = frame["field_id"].astype(str)
+    return frame.set_index("field_id", drop=False)
+
+
+def _read_timeseries(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype={"field_id": str})
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    return frame.sort_values(["field_id", "date"])

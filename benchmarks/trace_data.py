@@ -107,7 +107,7 @@ def fill_store(
     target_events: int,
     *,
     budget_seconds: float,
-    batch_lots: int = 50,
+    batch_lots: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Record lots until ``target_events`` or the time budget; returns what was reached and how fast."""
@@ -121,7 +121,9 @@ def fill_store(
         lots = 0
         rates: list[tuple[int, float]] = []
         probes: list[dict[str, float]] = []
-        next_probe = 250
+        total_lots = max(1, target_events // EVENTS_PER_LOT)
+        batch_lots = batch_lots or max(1, min(50, total_lots // 8))
+        next_probe = max(batch_lots * EVENTS_PER_LOT, min(250, target_events // 4))
         while lots * EVENTS_PER_LOT < target_events and time.perf_counter() - start < budget_seconds:
             n = min(batch_lots, (target_events - lots * EVENTS_PER_LOT + EVENTS_PER_LOT - 1) // EVENTS_PER_LOT)
             by_principal: dict[str, tuple[Any, list[dict[str, Any]]]] = {}

@@ -14,7 +14,7 @@ inputs.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +31,7 @@ from geodata.errors import InputError
 #: codes, so they use nearest neighbour.
 Kind = Literal["continuous", "class"]
 RESAMPLING: dict[str, str] = {"continuous": "bilinear", "class": "nearest"}
+XrT = TypeVar("XrT", xr.DataArray, xr.Dataset)
 
 #: Default analysis resolution, metres (Sentinel-2 B02/B03/B04/B08).
 DEFAULT_RESOLUTION_M = 10.0
@@ -103,6 +104,7 @@ def analysis_grid(
     """
     if fields is None and imagery is None:
         raise InputError("need fields or an imagery grid to build the analysis grid", field="fields")
+    target: CRS | None
     if crs is not None:
         target = CRS(crs)
     elif fields is not None:
@@ -133,13 +135,13 @@ def analysis_grid(
 
 
 def xr_reproject(
-    data: xr.DataArray | xr.Dataset,
+    data: XrT,
     grid: GeoBox,
     *,
     kind: Kind = "continuous",
     resampling: str | None = None,
     chunks: int = 1024,
-) -> xr.DataArray | xr.Dataset:
+) -> XrT:
     """Put ``data`` lazily on ``grid`` (no-op when it is already there).
 
     ``kind`` picks the resampling (:data:`RESAMPLING`) unless ``resampling`` is
@@ -157,10 +159,11 @@ def xr_reproject(
     if kind == "continuous":
         if isinstance(data, xr.DataArray) and not np.issubdtype(data.dtype, np.floating):
             nodata = data.odc.nodata
-            data = data.astype("float32")
+            values = data.astype("float32")
             if nodata is not None:
-                data = data.where(data != nodata)
-            data.attrs.pop("_FillValue", None)
-            data.attrs["nodata"] = np.nan
+                values = values.where(values != nodata)
+            values.attrs.pop("_FillValue", None)
+            values.attrs["nodata"] = np.nan
+            data = values
         return _odc_reproject(data, grid, resampling=how, dst_nodata=np.nan, chunks=(chunks, chunks))
     return _odc_reproject(data, grid, resampling=how, chunks=(chunks, chunks))

@@ -348,8 +348,8 @@ def validate_item(item: pystac.Item | Mapping[str, Any]) -> list[str]:
 
     Returns the schema URIs used; raises :class:`pystac.errors.STACValidationError`.
     """
-    obj = item if isinstance(item, pystac.Item) else pystac.Item.from_dict(dict(item))
-    return list(pystac.validation.validate(obj, validator=OfflineValidator()))
+    data = item.to_dict() if isinstance(item, pystac.Item) else dict(item)
+    return list(pystac.validation.validate_dict(data, validator=OfflineValidator()))
 
 
 def validate_item_collection(path: str | os.PathLike[str]) -> int:
@@ -365,6 +365,5 @@ def validate_item_collection(path: str | os.PathLike[str]) -> int:
                          expected="FeatureCollection", got=data.get("type"))
     validator = OfflineValidator()
     for feature in data.get("features", []):
-        item = pystac.Item.from_dict(feature, preserve_dict=True)
-        pystac.validation.validate(item, validator=validator)
+        pystac.validation.validate_dict(feature, validator=validator)
     return len(data.get("features", []))

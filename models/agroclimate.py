@@ -46,7 +46,7 @@ def precipitation_sum(pr: xr.DataArray, freq: str = "YS") -> xr.DataArray:
     out = xci.precip_accumulation(pr, freq=freq)
     from xclim.core.units import convert_units_to
 
-    return convert_units_to(out, "mm")
+    return convert_units_to(out, "mm", context="hydro")
 
 
 def corn_heat_units(tasmin: xr.DataArray, tasmax: xr.DataArray) -> xr.DataArray:
@@ -58,7 +58,9 @@ def corn_heat_units(tasmin: xr.DataArray, tasmax: xr.DataArray) -> xr.DataArray:
 def spi(pr: xr.DataArray, months: int, cal_start: str, cal_end: str, dist: str = "gamma") -> xr.DataArray:
     """Monthly Standardized Precipitation Index over ``months`` months (SPI-1, SPI-3 ...).
 
-    The gamma distribution is fitted per calendar month on the calibration years
+    The gamma distribution is fitted per calendar month with Thom's (1958) closed-form
+    maximum-likelihood approximation (``method="APP"``, the estimator of McKee et al. 1993 and
+    the WMO guide; deterministic, so chunked and eager runs agree exactly), on the calibration years
     ``cal_start``..``cal_end`` (ISO dates, the baseline years; WMO recommends >= 30 years,
     at least 20 are needed for a stable fit). ``pr`` is daily; the time dimension is rechunked
     to one chunk as xclim requires. Result on month starts (``MS``), unitless.
@@ -74,7 +76,7 @@ def spi(pr: xr.DataArray, months: int, cal_start: str, cal_end: str, dist: str =
     if pr.chunks is not None:
         pr = pr.chunk({"time": -1})
     out = xci.standardized_precipitation_index(
-        pr, freq="MS", window=months, dist=dist, method="ML", cal_start=cal_start, cal_end=cal_end
+        pr, freq="MS", window=months, dist=dist, method="APP", cal_start=cal_start, cal_end=cal_end
     )
     out.attrs["long_name"] = f"SPI-{months}"
     return out

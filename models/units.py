@@ -42,7 +42,7 @@ def to_units(da: xr.DataArray, target: str, name: str | None = None) -> xr.DataA
     if not units:
         raise UnitsError("has no 'units' attribute", field=label, expected=f"units convertible to {target}")
     try:
-        out = convert_units_to(da, target)
+        out = convert_units_to(da, target, context="hydro")
     except Exception as err:
         raise UnitsError(
             "has units that cannot be converted", field=label, expected=f"units convertible to {target}", got=units

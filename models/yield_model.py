@@ -33,6 +33,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import GroupKFold
+from threadpoolctl import threadpool_limits
 
 from models.errors import FeatureMismatchError, ModelError, ModelInputError
 
@@ -40,10 +41,13 @@ TARGET = "yield_t_ha"
 ID_COLUMNS = ("field_id", "season", "crop")
 SCHEMES = {"leave_one_season_out": "season", "leave_cooperative_out": "cooperative_id"}
 DEFAULT_PARAMS: dict[str, Any] = {
-    "max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 8,
+    "max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15, "min_samples_leaf": 8,
     "l2_regularization": 1.0, "early_stopping": False, "random_state": 0,
 }
 FORMAT_VERSION = 1
+THREADS = 1
+"""OpenMP threads per fit: the pipeline and CV already run many small fits side by side, and
+oversubscribed OpenMP on a shared machine is orders of magnitude slower than one thread."""
 
 
 @dataclass
@@ -139,19 +143,24 @@ def _oof_log_residuals(table: pd.DataFrame, features: Sequence[str], crops: Sequ
                               field="season", got=int(len(np.unique(groups))))
     out = np.full(len(y), np.nan)
     for train, test in GroupKFold(n_splits=k).split(x, y, groups):
-        est = _estimator(params).fit(x[train], y[train])
-        out[test] = np.abs(y[test] - est.predict(x[test]))
+        crop = table["crop"].astype(str).to_numpy()
+        seen = np.isin(crop[test], np.unique(crop[train]))  # a crop absent from the fold has no residual
+        with threadpool_limits(THREADS, user_api="openmp"):
+            est = _estimator(params).fit(x[train], y[train])
+            out[test[seen]] = np.abs(y[test[seen]] - est.predict(x[test[seen]]))
     return out
 
 
 def _fit_lead(table: pd.DataFrame, lead: str, features: Sequence[str], coverage: float,
-              params: Mapping[str, Any] | None, calib_groups: str = "season") -> LeadModel:
+              params: Mapping[str, Any] | None, calib_groups: str = "season", calib_splits: int = 5) -> LeadModel:
     _check_table(table, features, lead, need_target=True)
     crops = sorted(table["crop"].astype(str).unique())
     x = _matrix(table, features, crops)
     y = np.log(table[TARGET].to_numpy(dtype="float64"))
-    est = _estimator(params).fit(x, y)
-    scores = _oof_log_residuals(table, features, crops, table[calib_groups].astype(str).to_numpy(), params)
+    with threadpool_limits(THREADS, user_api="openmp"):
+        est = _estimator(params).fit(x, y)
+    scores = _oof_log_residuals(table, features, crops, table[calib_groups].astype(str).to_numpy(), params,
+                                calib_splits)
     return LeadModel(lead, list(features), crops, est, conformal_quantile(scores, coverage), len(table))
 
 
@@ -187,7 +196,8 @@ def _predict_log(lm: LeadModel, table: pd.DataFrame) -> np.ndarray:
     unknown = sorted(set(table["crop"].astype(str)) - set(lm.crops))
     if unknown:
         raise ModelInputError("crop not seen in training", field="crop", expected=f"one of {lm.crops}", got=unknown)
-    return lm.estimator.predict(_matrix(table, lm.features, lm.crops))
+    with threadpool_limits(THREADS, user_api="openmp"):
+        return lm.estimator.predict(_matrix(table, lm.features, lm.crops))
 
 
 def predict(model: YieldModel, table: pd.DataFrame, lead: str) -> pd.DataFrame:
@@ -212,7 +222,8 @@ def _pixel_block(*blocks: np.ndarray, lm: LeadModel, crop: str) -> tuple[np.ndar
     ok = np.isfinite(x).all(axis=1)
     pred = np.full(x.shape[0], np.nan)
     if ok.any():
-        pred[ok] = lm.estimator.predict(np.hstack([x[ok], onehot[ok]]))
+        with threadpool_limits(THREADS, user_api="openmp"):
+            pred[ok] = lm.estimator.predict(np.hstack([x[ok], onehot[ok]]))
     p = np.exp(pred)
     return tuple(a.reshape(shape).astype("float32") for a in (p, p * np.exp(-lm.q_log), p * np.exp(lm.q_log)))
 
@@ -292,7 +303,7 @@ def _cv_predictions(table: pd.DataFrame, lead: str, features: Sequence[str], sch
         train = table.iloc[train_idx].reset_index(drop=True)
         if train["crop"].nunique() == 0 or len(np.unique(train[group_col].astype(str))) < 2:
             continue
-        lm = _fit_lead(train, lead, features, coverage, params, calib_groups=group_col)
+        lm = _fit_lead(train, lead, features, coverage, params, calib_groups=group_col, calib_splits=3)
         test = table.iloc[test_idx]
         seen = test["crop"].astype(str).isin(lm.crops).to_numpy()
         logp = np.full(len(test), np.nan)

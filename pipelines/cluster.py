@@ -96,6 +96,7 @@ def dask_client(spec: ClusterSpec) -> Iterator[Client]:
             processes=True,
             dashboard_address=":0" if spec.dashboard else None,
             host="127.0.0.1",
+            silence_logs=logging.WARNING,
         )
     except (OSError, TimeoutError, ValueError, RuntimeError) as err:
         raise ClusterError(f"cannot start a local Dask cluster: {err}", source="LocalCluster") from err

@@ -58,7 +58,8 @@ def training_tables(fd: Any, seasons: list[int]) -> dict[str, pd.DataFrame]:
             table = fd.table(season, data.sowing, hi)
             table["yield_t_ha"] = observed.reindex(table.index)
             table["cooperative_id"] = coop.reindex(table.index) if coop is not None else "all"
-            tables[lead].append(table.dropna(subset=["yield_t_ha"]).reset_index())
+            # a total crop failure (0 t/ha) cannot enter a model of log(yield); it is left out of training
+            tables[lead].append(table[table["yield_t_ha"] > 0].reset_index())
     out = {}
     for lead, parts in tables.items():
         frame = pd.concat(parts, ignore_index=True)

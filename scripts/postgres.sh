@@ -15,6 +15,10 @@ ROLE=nongshu
 DB=nongshu_test
 URL="postgresql+psycopg://${ROLE}@${HOST}:${PORT}/${DB}"
 
+# A throw-away test server: skip fsync (set NONGSHU_PG_DURABLE=1 to keep PostgreSQL's defaults).
+DURABILITY="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${NONGSHU_PG_DURABLE:-0}" = "1" ] && DURABILITY=""
+
 log() { echo "postgres.sh: $*" >&2; }
 
 find_bindir() {
@@ -67,7 +71,7 @@ HBA
   [ "$(id -u)" = "0" ] && chown postgres:postgres "${SOCKDIR}"
   log "starting the server on ${HOST}:${PORT}"
   as_pg "${BINDIR}/pg_ctl" -D "${DATA_DIR}" -l "${DATA_DIR}/server.log" -w -t 60 \
-    -o "-c listen_addresses=${HOST} -p ${PORT} -k ${SOCKDIR} -c max_connections=200" start >&2
+    -o "-c listen_addresses=${HOST} -p ${PORT} -k ${SOCKDIR} -c max_connections=200 ${DURABILITY}" start >&2
 fi
 
 psql_admin() { as_pg "${BINDIR}/../bin/psql" -h "${HOST}" -p "${PORT}" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }

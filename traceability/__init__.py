@@ -31,7 +31,14 @@ from traceability.epcis import builders
 from traceability.epcis.hashing import event_hash
 from traceability.gs1 import DigitalLink, build_digital_link, normalise_gtin, parse_digital_link
 from traceability.qr import qr_png, qr_svg
-from traceability.store import ROLES, BrokenEvent, Principal, RecordedEvent, TraceStore, VerifyReport
+from traceability.store import (
+    ROLES,
+    BrokenEvent,
+    Principal,
+    RecordedEvent,
+    TraceStore,
+    VerifyReport,
+)
 
 __all__ = [
     "ROLES",

@@ -17,11 +17,20 @@ from traceability.qr import write_qr
 from traceability.store import TraceStore
 
 database_option = click.option(
-    "--database-url", default=None, help="SQLAlchemy URL of the trace store (default: NONGSHU_DATABASE_URL or "
-    "sqlite in the data directory).")
-gtin_option = click.option("--gtin", default=None, help="GTIN of the lot when the lot number is not unique.")
-api_key_option = click.option("--api-key", envvar="NONGSHU_API_KEY", required=True,
-                              help="API key of the acting organisation (or NONGSHU_API_KEY).")
+    "--database-url",
+    default=None,
+    help="SQLAlchemy URL of the trace store (default: NONGSHU_DATABASE_URL or "
+    "sqlite in the data directory).",
+)
+gtin_option = click.option(
+    "--gtin", default=None, help="GTIN of the lot when the lot number is not unique."
+)
+api_key_option = click.option(
+    "--api-key",
+    envvar="NONGSHU_API_KEY",
+    required=True,
+    help="API key of the acting organisation (or NONGSHU_API_KEY).",
+)
 
 
 def _open(ctx: click.Context, url: str | None) -> TraceStore:
@@ -35,10 +44,14 @@ def trace() -> None:
 
 @trace.command("lots")
 @database_option
-@click.option("--status", type=click.Choice(["active", "in_transit", "sold", "consumed"]), default=None)
+@click.option(
+    "--status", type=click.Choice(["active", "in_transit", "sold", "consumed"]), default=None
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def lots_command(ctx: click.Context, database_url: str | None, status: str | None, as_json: bool) -> None:
+def lots_command(
+    ctx: click.Context, database_url: str | None, status: str | None, as_json: bool
+) -> None:
     """List lots, newest first."""
     with _open(ctx, database_url) as store:
         rows = store.lots(status=status)
@@ -47,10 +60,25 @@ def lots_command(ctx: click.Context, database_url: str | None, status: str | Non
         return
     table = Table("GTIN", "lot", "product", "kg", "status", "custodian", "field", "flags")
     for r in rows:
-        flags = " ".join(f for f, on in (("recalled", r["recalled"]), ("PHI", r["phi_flag"]),
-                                         ("non-conformant", r["inspection"] == "non_conformant")) if on)
-        table.add_row(r["gtin"], r["lot"], r["product"], f"{r['quantity_kg'] or '':}", r["status"], r["custodian"],
-                      r["origin_field_id"] or "", flags)
+        flags = " ".join(
+            f
+            for f, on in (
+                ("recalled", r["recalled"]),
+                ("PHI", r["phi_flag"]),
+                ("non-conformant", r["inspection"] == "non_conformant"),
+            )
+            if on
+        )
+        table.add_row(
+            r["gtin"],
+            r["lot"],
+            r["product"],
+            f"{r['quantity_kg'] or '':}",
+            r["status"],
+            r["custodian"],
+            r["origin_field_id"] or "",
+            flags,
+        )
     Console().print(table)
 
 
@@ -69,11 +97,17 @@ def show_command(ctx: click.Context, lot: str, gtin: str | None, database_url: s
 @trace.command("export")
 @click.argument("lot")
 @gtin_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the EPCIS 2.0 JSON-LD document here instead of stdout.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the EPCIS 2.0 JSON-LD document here instead of stdout.",
+)
 @database_option
 @click.pass_context
-def export_command(ctx: click.Context, lot: str, gtin: str | None, out: str | None, database_url: str | None) -> None:
+def export_command(
+    ctx: click.Context, lot: str, gtin: str | None, out: str | None, database_url: str | None
+) -> None:
     """Export the lot's history as an EPCIS 2.0 JSON-LD document."""
     with _open(ctx, database_url) as store:
         g, lot = store.find_lot(lot, gtin)
@@ -102,8 +136,12 @@ def import_command(ctx: click.Context, file: str, api_key: str, database_url: st
         if not path.is_file():
             raise TraceError("no such file", source=file)
         if path.stat().st_size > limit:
-            raise TraceError("import too large", source=file, expected=f"at most {limit} bytes",
-                             got=path.stat().st_size)
+            raise TraceError(
+                "import too large",
+                source=file,
+                expected=f"at most {limit} bytes",
+                got=path.stat().st_size,
+            )
         data = path.read_bytes()
     with _open(ctx, database_url) as store:
         principal = store.authenticate(api_key)
@@ -117,7 +155,9 @@ def import_command(ctx: click.Context, file: str, api_key: str, database_url: st
 @gtin_option
 @database_option
 @click.pass_context
-def verify_command(ctx: click.Context, lot: str, gtin: str | None, database_url: str | None) -> None:
+def verify_command(
+    ctx: click.Context, lot: str, gtin: str | None, database_url: str | None
+) -> None:
     """Verify hashes, signatures, hash chains and Merkle log inclusion; exit 1 when broken."""
     with _open(ctx, database_url) as store:
         g, lot = store.find_lot(lot, gtin)
@@ -125,10 +165,19 @@ def verify_command(ctx: click.Context, lot: str, gtin: str | None, database_url:
     click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     if not report.ok:
         where = report.first_broken
-        click.secho(f"BROKEN at {where.event_id}: {where.reason}" if where else "BROKEN: " +
-                    "; ".join(report.problems), fg="red", err=True)
+        click.secho(
+            f"BROKEN at {where.event_id}: {where.reason}"
+            if where
+            else "BROKEN: " + "; ".join(report.problems),
+            fg="red",
+            err=True,
+        )
         ctx.exit(1)
-    click.secho(f"intact: {report.events_checked} events in {report.lots_checked} lots", fg="green", err=True)
+    click.secho(
+        f"intact: {report.events_checked} events in {report.lots_checked} lots",
+        fg="green",
+        err=True,
+    )
 
 
 @trace.command("qr")
@@ -138,7 +187,9 @@ def verify_command(ctx: click.Context, lot: str, gtin: str | None, database_url:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="FILE.png or FILE.svg")
 @click.option("--resolver", default=None, help="Resolver base URL (default NONGSHU_RESOLVER_URL).")
 @click.pass_context
-def qr_command(ctx: click.Context, gtin: str, lot: str, serial: str | None, out: str, resolver: str | None) -> None:
+def qr_command(
+    ctx: click.Context, gtin: str, lot: str, serial: str | None, out: str, resolver: str | None
+) -> None:
     """Write a QR code carrying the lot's GS1 Digital Link URI."""
     uri = build_digital_link(gtin, lot, serial, resolver=resolver or get_settings(ctx).resolver_url)
     write_qr(uri, out)
@@ -152,8 +203,14 @@ def qr_command(ctx: click.Context, gtin: str, lot: str, serial: str | None, out:
 @api_key_option
 @database_option
 @click.pass_context
-def recall_command(ctx: click.Context, lot: str, gtin: str | None, reason: str, api_key: str,
-                   database_url: str | None) -> None:
+def recall_command(
+    ctx: click.Context,
+    lot: str,
+    gtin: str | None,
+    reason: str,
+    api_key: str,
+    database_url: str | None,
+) -> None:
     """Recall a lot and everything made from it; list the shops to notify."""
     with _open(ctx, database_url) as store:
         principal = store.authenticate(api_key)
@@ -163,20 +220,42 @@ def recall_command(ctx: click.Context, lot: str, gtin: str | None, reason: str, 
 
 
 @trace.command("demo")
-@click.option("--inputs", required=True, type=click.Path(file_okay=False, exists=True),
-              help="Region input directory (fields/fields.gpkg, operations/operations.csv).")
-@click.option("--outputs", default=None, type=click.Path(file_okay=False),
-              help="Pipeline output root (optional; season summaries for the consumer view).")
+@click.option(
+    "--inputs",
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Region input directory (fields/fields.gpkg, operations/operations.csv).",
+)
+@click.option(
+    "--outputs",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Pipeline output root (optional; season summaries for the consumer view).",
+)
 @database_option
 @click.pass_context
-def demo_command(ctx: click.Context, inputs: str, outputs: str | None, database_url: str | None) -> None:
+def demo_command(
+    ctx: click.Context, inputs: str, outputs: str | None, database_url: str | None
+) -> None:
     """Create demo organisations, keys and chains (idempotent)."""
     from traceability.demo import create_demo
+    from traceability.season_summary import fields_csv_provider
 
     settings = get_settings(ctx)
     with _open(ctx, database_url) as store:
-        summary = create_demo(store, Path(inputs), data_dir=settings.data_dir, resolver=settings.resolver_url)
+        summary = create_demo(
+            store, Path(inputs), data_dir=settings.data_dir, resolver=settings.resolver_url
+        )
+        if outputs and Path(outputs).is_dir():
+            gtin, lot = summary["consumer_lot"]
+            view = store.consumer_view(
+                gtin, lot, season_summary_provider=fields_csv_provider(outputs)
+            )
+            summary["consumer_season_summary"] = view["season_summary"]
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     if summary.get("api_keys_file"):
-        click.secho(f"demo API keys written to {summary['api_keys_file']} (DEMO ONLY - never use in production)",
-                    fg="yellow", err=True)
+        click.secho(
+            f"demo API keys written to {summary['api_keys_file']} (DEMO ONLY - never use in production)",
+            fg="yellow",
+            err=True,
+        )

@@ -37,8 +37,12 @@ def create_store_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as err:
-        raise StoreError("not a database URL", field="database_url",
-                         expected="sqlite:///path or postgresql+psycopg://user@host:port/db", got=url) from err
+        raise StoreError(
+            "not a database URL",
+            field="database_url",
+            expected="sqlite:///path or postgresql+psycopg://user@host:port/db",
+            got=url,
+        ) from err
     try:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -51,7 +55,9 @@ def create_store_engine(url: str) -> Engine:
             return create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as err:
         raise StoreError("database driver not installed", field="database_url", got=url) from err
-    raise StoreError("unsupported database", field="database_url", expected="sqlite or postgresql", got=url)
+    raise StoreError(
+        "unsupported database", field="database_url", expected="sqlite or postgresql", got=url
+    )
 
 
 def migrate(engine: Engine) -> None:
@@ -66,5 +72,8 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except OperationalError as err:
-        raise StoreError("cannot open the trace database", field="database_url",
-                         got=engine.url.render_as_string(hide_password=True)) from err
+        raise StoreError(
+            "cannot open the trace database",
+            field="database_url",
+            got=engine.url.render_as_string(hide_password=True),
+        ) from err

@@ -63,5 +63,3 @@ class StoreError(TraceError):
     """The trace store cannot be opened or migrated."""
 
     status = 503
-
-

@@ -35,11 +35,15 @@ def gs1_check_digit(body: str) -> int:
 def _validated_key(value: str, *, length: int, name: str, pad_from: tuple[int, ...] = ()) -> str:
     text = str(value).strip()
     if not text.isdigit():
-        raise IdentifierError(f"a {name} has digits only", field=name, expected=f"{length} digits", got=value)
+        raise IdentifierError(
+            f"a {name} has digits only", field=name, expected=f"{length} digits", got=value
+        )
     if len(text) in pad_from:
         text = text.zfill(length)
     if len(text) != length:
-        raise IdentifierError(f"wrong {name} length", field=name, expected=f"{length} digits", got=value)
+        raise IdentifierError(
+            f"wrong {name} length", field=name, expected=f"{length} digits", got=value
+        )
     expected = gs1_check_digit(text[:-1])
     if int(text[-1]) != expected:
         raise IdentifierError(
@@ -98,13 +102,20 @@ class DigitalLink:
 
 
 def build_digital_link(
-    gtin: str, lot: str | None = None, serial: str | None = None, *, resolver: str = CANONICAL_RESOLVER
+    gtin: str,
+    lot: str | None = None,
+    serial: str | None = None,
+    *,
+    resolver: str = CANONICAL_RESOLVER,
 ) -> str:
     """``https://<resolver>/01/<GTIN-14>[/10/<lot>][/21/<serial>]`` with percent-encoded values."""
     parts = urlsplit(resolver)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise IdentifierError(
-            "resolver must be an http(s) base URL", field="resolver", expected="e.g. https://id.gs1.org", got=resolver
+            "resolver must be an http(s) base URL",
+            field="resolver",
+            expected="e.g. https://id.gs1.org",
+            got=resolver,
         )
     path = f"/01/{normalise_gtin(gtin)}"
     if lot is not None:
@@ -121,26 +132,44 @@ def parse_digital_link(uri: str) -> DigitalLink:
     """Parse a Digital Link URI (with any resolver and path prefix) into GTIN, lot and serial."""
     parts = urlsplit(str(uri))
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise IdentifierError("not a GS1 Digital Link URI", field="uri", expected="https://<resolver>/01/<GTIN>…", got=uri)
+        raise IdentifierError(
+            "not a GS1 Digital Link URI",
+            field="uri",
+            expected="https://<resolver>/01/<GTIN>…",
+            got=uri,
+        )
     segments = parts.path.split("/")
     try:
         start = segments.index("01")
     except ValueError:
         raise IdentifierError(
-            "no GTIN (AI 01) in the path", field="uri", expected="a path containing /01/<GTIN>", got=uri
+            "no GTIN (AI 01) in the path",
+            field="uri",
+            expected="a path containing /01/<GTIN>",
+            got=uri,
         ) from None
     pairs = segments[start:]
     if len(pairs) % 2:
-        raise IdentifierError("AI without a value in the path", field="uri", expected="/AI/value pairs", got=uri)
+        raise IdentifierError(
+            "AI without a value in the path", field="uri", expected="/AI/value pairs", got=uri
+        )
     values: dict[str, str] = {}
     last = -1
     for ai, raw in zip(pairs[0::2], pairs[1::2], strict=True):
         if ai not in _ORDER:
-            raise IdentifierError(f"unsupported application identifier {ai!r}", field="uri",
-                                  expected="AIs 01, 22, 10, 21", got=uri)
+            raise IdentifierError(
+                f"unsupported application identifier {ai!r}",
+                field="uri",
+                expected="AIs 01, 22, 10, 21",
+                got=uri,
+            )
         if _ORDER[ai] <= last:
-            raise IdentifierError("key qualifiers out of order or repeated", field="uri",
-                                  expected="/01/…/22/…/10/…/21/…", got=uri)
+            raise IdentifierError(
+                "key qualifiers out of order or repeated",
+                field="uri",
+                expected="/01/…/22/…/10/…/21/…",
+                got=uri,
+            )
         last = _ORDER[ai]
         values[ai] = unquote(raw)
     prefix = "/".join(segments[:start]).rstrip("/")
@@ -180,7 +209,12 @@ def parse_location_uri(uri: str) -> tuple[str, str | None]:
     """``(gln, extension)`` of an AI 414 location URI."""
     match = re.match(r"^https?://[^/]+/414/(\d{13})(?:/254/([^/]+))?$", str(uri))
     if not match:
-        raise IdentifierError("not a GLN location URI", field="location", expected=".../414/<GLN>[/254/<ext>]", got=uri)
+        raise IdentifierError(
+            "not a GLN location URI",
+            field="location",
+            expected=".../414/<GLN>[/254/<ext>]",
+            got=uri,
+        )
     return normalise_gln(match.group(1)), unquote(match.group(2)) if match.group(2) else None
 
 
@@ -188,5 +222,7 @@ def parse_party_uri(uri: str) -> str:
     """The GLN of an AI 417 party URI."""
     match = re.match(r"^https?://[^/]+/417/(\d{13})$", str(uri))
     if not match:
-        raise IdentifierError("not a party GLN URI", field="party", expected=".../417/<GLN>", got=uri)
+        raise IdentifierError(
+            "not a party GLN URI", field="party", expected=".../417/<GLN>", got=uri
+        )
     return normalise_gln(match.group(1))

@@ -53,7 +53,9 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return inclusion_proof(index - k, leaves[k:]) + [root_hash(leaves[:k])]
 
 
-def verify_inclusion(index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> bool:
+def verify_inclusion(
+    index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> bool:
     """RFC 9162 §2.1.3.2: does ``proof`` show ``leaf`` at ``index`` in the tree with ``root``?"""
     if not 0 <= index < tree_size:
         return False
@@ -75,3 +77,22 @@ def verify_inclusion(index: int, tree_size: int, leaf: bytes, proof: Sequence[by
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root
+
+
+def frontier_append(frontier: list[tuple[int, bytes]], leaf: bytes) -> list[tuple[int, bytes]]:
+    """Append a leaf to the compact range of perfect subtrees ``[(size, hash), ...]`` (largest first)."""
+    out = [*frontier, (1, leaf)]
+    while len(out) >= 2 and out[-1][0] == out[-2][0]:
+        (size, right), (_, left) = out.pop(), out.pop()
+        out.append((size * 2, node_hash(left, right)))
+    return out
+
+
+def frontier_root(frontier: Sequence[tuple[int, bytes]]) -> bytes:
+    """The RFC 6962 tree hash from the compact range: subtrees folded right to left."""
+    if not frontier:
+        return hashlib.sha256(b"").digest()
+    root = frontier[-1][1]
+    for _size, subtree in reversed(frontier[:-1]):
+        root = node_hash(subtree, root)
+    return root

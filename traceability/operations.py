@@ -18,7 +18,16 @@ import pandas as pd
 
 from traceability.errors import OperationsLogError
 
-COLUMNS = ("field_id", "date", "operation", "product", "active_ingredient", "dose", "unit", "operator")
+COLUMNS = (
+    "field_id",
+    "date",
+    "operation",
+    "product",
+    "active_ingredient",
+    "dose",
+    "unit",
+    "operator",
+)
 OPERATIONS = ("sowing", "irrigation", "fertilising", "spraying", "harvest")
 ENCODINGS = ("utf-8-sig", "gbk")
 
@@ -29,7 +38,9 @@ def _decode(raw: bytes, source: str) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise OperationsLogError("cannot decode the file", source=source, expected="UTF-8, UTF-8 with BOM or GBK text")
+    raise OperationsLogError(
+        "cannot decode the file", source=source, expected="UTF-8, UTF-8 with BOM or GBK text"
+    )
 
 
 def read_operations(path: str | Path) -> pd.DataFrame:
@@ -46,7 +57,9 @@ def read_operations(path: str | Path) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise OperationsLogError("missing columns", source=source, field=", ".join(missing), expected=", ".join(COLUMNS))
+        raise OperationsLogError(
+            "missing columns", source=source, field=", ".join(missing), expected=", ".join(COLUMNS)
+        )
     frame = frame.loc[:, list(COLUMNS)].copy()
     for col in COLUMNS:
         frame[col] = frame[col].astype(str).str.strip()
@@ -55,27 +68,41 @@ def read_operations(path: str | Path) -> pd.DataFrame:
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise OperationsLogError(
-            f"row {row + 2}: not a date", source=source, field="date", expected="YYYY-MM-DD", got=frame["date"].iloc[row]
+            f"row {row + 2}: not a date",
+            source=source,
+            field="date",
+            expected="YYYY-MM-DD",
+            got=frame["date"].iloc[row],
         )
     frame["date"] = dates.dt.date
     unknown = ~frame["operation"].isin(OPERATIONS)
     if unknown.any():
         row = int(unknown.to_numpy().nonzero()[0][0])
         raise OperationsLogError(
-            f"row {row + 2}: unknown operation", source=source, field="operation",
-            expected=" / ".join(OPERATIONS), got=frame["operation"].iloc[row],
+            f"row {row + 2}: unknown operation",
+            source=source,
+            field="operation",
+            expected=" / ".join(OPERATIONS),
+            got=frame["operation"].iloc[row],
         )
     dose = pd.to_numeric(frame["dose"].replace("", None), errors="coerce")
     bad_dose = dose.isna() & (frame["dose"] != "")
     if bad_dose.any():
         row = int(bad_dose.to_numpy().nonzero()[0][0])
-        raise OperationsLogError(f"row {row + 2}: dose is not a number", source=source, field="dose",
-                                 expected="a number per hectare", got=frame["dose"].iloc[row])
+        raise OperationsLogError(
+            f"row {row + 2}: dose is not a number",
+            source=source,
+            field="dose",
+            expected="a number per hectare",
+            got=frame["dose"].iloc[row],
+        )
     frame["dose"] = dose
     return frame
 
 
-def season_operations(frame: pd.DataFrame, field_id: str, harvest_date: date) -> list[dict[str, Any]]:
+def season_operations(
+    frame: pd.DataFrame, field_id: str, harvest_date: date
+) -> list[dict[str, Any]]:
     """Operations on ``field_id`` from its last sowing before ``harvest_date`` up to the harvest.
 
     Without a sowing row the season starts on 1 January of the harvest year. The
@@ -84,7 +111,9 @@ def season_operations(frame: pd.DataFrame, field_id: str, harvest_date: date) ->
     rows = frame[(frame["field_id"] == field_id) & (frame["date"] <= harvest_date)]
     sowings = rows[rows["operation"] == "sowing"]["date"]
     start = max(sowings) if len(sowings) else date(harvest_date.year, 1, 1)
-    rows = rows[(rows["date"] >= start) & (rows["operation"] != "harvest")].sort_values("date", kind="stable")
+    rows = rows[(rows["date"] >= start) & (rows["operation"] != "harvest")].sort_values(
+        "date", kind="stable"
+    )
     return [_record(r) for r in rows.to_dict("records")]
 
 

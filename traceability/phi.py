@@ -26,12 +26,28 @@ class PreHarvestInterval:
 
 #: Intervals in days. ``crop="*"`` applies to every crop without a specific row.
 PHI_TABLE: tuple[PreHarvestInterval, ...] = (
-    PreHarvestInterval("mancozeb", "potato", 15, "GB/T 8321 (mancozeb 80 % WP on potato late blight); registered label"),
+    PreHarvestInterval(
+        "mancozeb",
+        "potato",
+        15,
+        "GB/T 8321 (mancozeb 80 % WP on potato late blight); registered label",
+    ),
     PreHarvestInterval("mancozeb", "*", 15, "GB/T 8321 (mancozeb 80 % WP); registered label"),
-    PreHarvestInterval("imidacloprid", "*", 14, "GB/T 8321 (imidacloprid 10 % WP); registered label"),
-    PreHarvestInterval("lambda-cyhalothrin", "*", 7, "GB/T 8321 (lambda-cyhalothrin 2.5 % EC); registered label"),
-    PreHarvestInterval("metalaxyl-m·mancozeb", "*", 7, "registered label of metalaxyl-M·mancozeb 68 % WG (e.g. Ridomil Gold MZ)"),
-    PreHarvestInterval("cymoxanil", "*", 7, "registered label of cymoxanil·mancozeb 72 % WP on potato"),
+    PreHarvestInterval(
+        "imidacloprid", "*", 14, "GB/T 8321 (imidacloprid 10 % WP); registered label"
+    ),
+    PreHarvestInterval(
+        "lambda-cyhalothrin", "*", 7, "GB/T 8321 (lambda-cyhalothrin 2.5 % EC); registered label"
+    ),
+    PreHarvestInterval(
+        "metalaxyl-m·mancozeb",
+        "*",
+        7,
+        "registered label of metalaxyl-M·mancozeb 68 % WG (e.g. Ridomil Gold MZ)",
+    ),
+    PreHarvestInterval(
+        "cymoxanil", "*", 7, "registered label of cymoxanil·mancozeb 72 % WP on potato"
+    ),
 )
 
 #: Chinese common names (GB 4839 pesticide names) to the English ISO names used above.
@@ -54,7 +70,9 @@ def normalise_ingredient(name: str) -> str:
     return SYNONYMS.get(text, SYNONYMS.get(text.replace("·", "+"), text))
 
 
-def interval_for(active_ingredient: str, crop: str, table: Iterable[PreHarvestInterval] = PHI_TABLE) -> PreHarvestInterval | None:
+def interval_for(
+    active_ingredient: str, crop: str, table: Iterable[PreHarvestInterval] = PHI_TABLE
+) -> PreHarvestInterval | None:
     """The interval of ``active_ingredient`` on ``crop`` (crop-specific row first), or ``None``."""
     ai = normalise_ingredient(active_ingredient)
     rows = [r for r in table if r.active_ingredient == ai]

@@ -13,11 +13,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from traceability import merkle, signing
@@ -49,10 +48,25 @@ from traceability.errors import (
     TraceError,
     UnknownLotError,
 )
-from traceability.gs1 import normalise_gln, normalise_gtin, parse_digital_link, parse_party_uri, validate_lot
+from traceability.gs1 import (
+    normalise_gln,
+    normalise_gtin,
+    parse_digital_link,
+    parse_party_uri,
+    validate_lot,
+)
 from traceability.phi import check_pre_harvest_intervals
 
-ROLES = ("cooperative", "grower", "processor", "logistics", "wholesaler", "retailer", "inspector", "bureau")
+ROLES = (
+    "cooperative",
+    "grower",
+    "processor",
+    "logistics",
+    "wholesaler",
+    "retailer",
+    "inspector",
+    "bureau",
+)
 HARVEST_ROLES = ("cooperative", "grower")
 #: Roles that may recall any lot (besides its custodian).
 RECALL_ROLES = ("bureau", "inspector")
@@ -65,12 +79,12 @@ NONGSHU = builders.NONGSHU_NS
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(when: datetime) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``: the stored form of every timestamp."""
-    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse_time(value: str) -> datetime:
@@ -120,8 +134,12 @@ class VerifyReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "gtin": self.gtin, "lot": self.lot, "ok": self.ok, "events_checked": self.events_checked,
-            "lots_checked": self.lots_checked, "checkpoint_size": self.checkpoint_size,
+            "gtin": self.gtin,
+            "lot": self.lot,
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "lots_checked": self.lots_checked,
+            "checkpoint_size": self.checkpoint_size,
             "first_broken": None if self.first_broken is None else vars(self.first_broken),
             "problems": list(self.problems),
         }
@@ -131,10 +149,16 @@ def _lot_key(uri: str, path: str) -> tuple[str, str]:
     try:
         link = parse_digital_link(uri)
     except TraceError as err:
-        raise EventRuleError("not a lot identifier", field=path, expected="https://id.gs1.org/01/<GTIN>/10/<lot>",
-                             got=uri) from err
+        raise EventRuleError(
+            "not a lot identifier",
+            field=path,
+            expected="https://id.gs1.org/01/<GTIN>/10/<lot>",
+            got=uri,
+        ) from err
     if link.lot is None:
-        raise EventRuleError("identifier without a lot number", field=path, expected="…/01/<GTIN>/10/<lot>", got=uri)
+        raise EventRuleError(
+            "identifier without a lot number", field=path, expected="…/01/<GTIN>/10/<lot>", got=uri
+        )
     return link.gtin, link.lot
 
 
@@ -144,14 +168,18 @@ def _kg(item: Mapping[str, Any], path: str) -> float | None:
         return None
     factor = {"KGM": 1.0, "TNE": 1000.0, "GRM": 0.001, None: None}.get(item.get("uom"))
     if factor is None:
-        raise EventRuleError("unsupported unit of mass", field=f"{path}.uom", expected="KGM, TNE or GRM",
-                             got=item.get("uom"))
+        raise EventRuleError(
+            "unsupported unit of mass",
+            field=f"{path}.uom",
+            expected="KGM, TNE or GRM",
+            got=item.get("uom"),
+        )
     return float(qty) * factor
 
 
 def _objects(event: Mapping[str, Any], *keys: str) -> list[tuple[str, str, float | None, str]]:
     """``(gtin, lot, kg, json_path)`` of the lots named in the given EPC/quantity lists."""
-    out = []
+    out: list[tuple[str, str, float | None, str]] = []
     for key in keys:
         for i, item in enumerate(event.get(key) or []):
             path = f"$.{key}[{i}]"
@@ -167,9 +195,13 @@ def _objects(event: Mapping[str, Any], *keys: str) -> list[tuple[str, str, float
 def _short(value: str | None) -> str | None:
     if value is None:
         return None
-    for prefix in ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-", "https://ref.gs1.org/cbv/"):
+    for prefix in (
+        "https://ref.gs1.org/cbv/BizStep-",
+        "https://ref.gs1.org/cbv/Disp-",
+        "https://ref.gs1.org/cbv/",
+    ):
         if value.startswith(prefix):
-            return value[len(prefix):]
+            return value[len(prefix) :]
     return value
 
 
@@ -212,25 +244,47 @@ class TraceStore:
 
     # ------------------------------------------------------------ organisations
     def create_organisation(
-        self, *, gln: str, name: str, role: str, public_name: str | None = None, business_contact: str | None = None,
-        contact_phone: str | None = None, id_number: str | None = None, address: str | None = None,
+        self,
+        *,
+        gln: str,
+        name: str,
+        role: str,
+        public_name: str | None = None,
+        business_contact: str | None = None,
+        contact_phone: str | None = None,
+        id_number: str | None = None,
+        address: str | None = None,
     ) -> Principal:
         """Register an organisation with a new Ed25519 signing key; idempotent on ``gln``."""
         gln = normalise_gln(gln)
         if role not in ROLES:
-            raise TraceError("unknown organisation role", field="role", expected=" / ".join(ROLES), got=role)
+            raise TraceError(
+                "unknown organisation role", field="role", expected=" / ".join(ROLES), got=role
+            )
         with self._write() as s:
             existing = s.scalar(select(Organisation).where(Organisation.gln == gln))
             if existing is not None:
                 if existing.role != role:
-                    raise EventConflictError("GLN already registered with another role", field="gln", got=gln)
+                    raise EventConflictError(
+                        "GLN already registered with another role", field="gln", got=gln
+                    )
                 return Principal(existing.gln, existing.name, existing.role)
             keys = signing.new_keypair()
-            s.add(Organisation(
-                gln=gln, name=name, public_name=public_name or name, role=role, business_contact=business_contact,
-                contact_phone=contact_phone, id_number=id_number, address=address, public_key=keys.public,
-                private_key=keys.private, created_at=iso(_now()),
-            ))
+            s.add(
+                Organisation(
+                    gln=gln,
+                    name=name,
+                    public_name=public_name or name,
+                    role=role,
+                    business_contact=business_contact,
+                    contact_phone=contact_phone,
+                    id_number=id_number,
+                    address=address,
+                    public_key=keys.public,
+                    private_key=keys.private,
+                    created_at=iso(_now()),
+                )
+            )
         return Principal(gln, name, role)
 
     def issue_api_key(self, gln: str, *, label: str = "") -> str:
@@ -238,7 +292,15 @@ class TraceStore:
         key, key_id, digest = signing.new_api_key()
         with self._write() as s:
             org = self._org(s, gln)
-            s.add(ApiKey(key_id=key_id, key_hash=digest, organisation_id=org.id, label=label, created_at=iso(_now())))
+            s.add(
+                ApiKey(
+                    key_id=key_id,
+                    key_hash=digest,
+                    organisation_id=org.id,
+                    label=label,
+                    created_at=iso(_now()),
+                )
+            )
         return key
 
     def revoke_api_key(self, key_id: str) -> None:
@@ -267,8 +329,13 @@ class TraceStore:
         """Public description of an organisation (no personal data)."""
         with self._read() as s:
             org = self._org(s, gln)
-            return {"gln": org.gln, "name": org.public_name, "role": org.role,
-                    "public_key": org.public_key.hex(), "business_contact": org.business_contact}
+            return {
+                "gln": org.gln,
+                "name": org.public_name,
+                "role": org.role,
+                "public_key": org.public_key.hex(),
+                "business_contact": org.business_contact,
+            }
 
     @staticmethod
     def _org(s: Session, gln: str) -> Organisation:
@@ -278,7 +345,9 @@ class TraceStore:
         return org
 
     # -------------------------------------------------------------- master data
-    def register_product(self, *, gtin: str, name: str, crop: str, variety: str | None = None) -> str:
+    def register_product(
+        self, *, gtin: str, name: str, crop: str, variety: str | None = None
+    ) -> str:
         gtin = normalise_gtin(gtin)
         with self._write() as s:
             row = s.get(Product, gtin)
@@ -287,43 +356,79 @@ class TraceStore:
         return gtin
 
     def register_location(
-        self, *, uri: str, kind: str, name: str, organisation_gln: str | None = None, field_id: str | None = None,
-        township: str | None = None, cooperative_id: str | None = None, cooperative_name: str | None = None,
+        self,
+        *,
+        uri: str,
+        kind: str,
+        name: str,
+        organisation_gln: str | None = None,
+        field_id: str | None = None,
+        township: str | None = None,
+        cooperative_id: str | None = None,
+        cooperative_name: str | None = None,
         crop: str | None = None,
     ) -> str:
         """A field, warehouse, lab or shop (``kind``), keyed by its GLN URI; idempotent."""
         if kind not in ("field", "warehouse", "packhouse", "lab", "shop", "market"):
-            raise TraceError("unknown location kind", field="kind",
-                             expected="field / warehouse / packhouse / lab / shop / market", got=kind)
+            raise TraceError(
+                "unknown location kind",
+                field="kind",
+                expected="field / warehouse / packhouse / lab / shop / market",
+                got=kind,
+            )
         with self._write() as s:
             row = s.scalar(select(Location).where(Location.uri == uri))
             org_id = self._org(s, organisation_gln).id if organisation_gln else None
             if row is None:
-                s.add(Location(uri=uri, kind=kind, name=name, organisation_id=org_id, field_id=field_id,
-                               township=township, cooperative_id=cooperative_id, cooperative_name=cooperative_name,
-                               crop=crop))
+                s.add(
+                    Location(
+                        uri=uri,
+                        kind=kind,
+                        name=name,
+                        organisation_id=org_id,
+                        field_id=field_id,
+                        township=township,
+                        cooperative_id=cooperative_id,
+                        cooperative_name=cooperative_name,
+                        crop=crop,
+                    )
+                )
         return uri
 
     # ------------------------------------------------------------------ writes
-    def record_event(self, principal: Principal, event: Mapping[str, Any], *, context: Any = None) -> RecordedEvent:
+    def record_event(
+        self, principal: Principal, event: Mapping[str, Any], *, context: Any = None
+    ) -> RecordedEvent:
         """Validate, authorise, hash, sign, chain and log one EPCIS event (idempotent on ``eventID``)."""
         doc = parse_document(builders.document([event]), source="event")
         del doc  # validated shape; work on the plain dict from here
         with self._write() as s:
             return self._record(s, principal, dict(event), context)
 
-    def import_document(self, principal: Principal, data: bytes | str | Mapping[str, Any], *,
-                        max_bytes: int = 10 * 2**20, source: str = "EPCIS document") -> list[RecordedEvent]:
+    def import_document(
+        self,
+        principal: Principal,
+        data: bytes | str | Mapping[str, Any],
+        *,
+        max_bytes: int = 10 * 2**20,
+        source: str = "EPCIS document",
+    ) -> list[RecordedEvent]:
         """Import a partner's EPCIS 2.0 JSON-LD document atomically: all its events or none."""
         if isinstance(data, (bytes, str)):
             raw = data.encode("utf-8") if isinstance(data, str) else data
             if len(raw) > max_bytes:
-                raise PayloadTooLargeError("import too large", source=source,
-                                           expected=f"at most {max_bytes} bytes", got=len(raw))
+                raise PayloadTooLargeError(
+                    "import too large",
+                    source=source,
+                    expected=f"at most {max_bytes} bytes",
+                    got=len(raw),
+                )
             try:
                 parsed = json.loads(raw.decode("utf-8-sig"))
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise EpcisValidationError(f"not valid JSON: {err}", source=source, field="$") from err
+                raise EpcisValidationError(
+                    f"not valid JSON: {err}", source=source, field="$"
+                ) from err
         else:
             parsed = dict(data)
         parse_document(parsed, source=source)
@@ -335,15 +440,25 @@ class TraceStore:
                     out.append(self._record(s, principal, dict(event), context))
                 except TraceError as err:
                     where = f"$.epcisBody.eventList[{i}]"
-                    err.field = where + (err.field[1:] if err.field and err.field.startswith("$") else
-                                         (f".{err.field}" if err.field else ""))
+                    err.field = where + (
+                        err.field[1:]
+                        if err.field and err.field.startswith("$")
+                        else (f".{err.field}" if err.field else "")
+                    )
                     err.source = source
                     err.args = (err._format(),)
                     raise
             return out
 
-    def _record(self, s: Session, principal: Principal, event: dict[str, Any], context: Any,
-                *, recall_authorised: bool = False) -> RecordedEvent:
+    def _record(
+        self,
+        s: Session,
+        principal: Principal,
+        event: dict[str, Any],
+        context: Any,
+        *,
+        recall_authorised: bool = False,
+    ) -> RecordedEvent:
         org = self._org(s, principal.gln)
         event.setdefault("@context", context if context is not None else builders.CONTEXT)
         digest = event_hash(event)
@@ -357,20 +472,34 @@ class TraceStore:
         existing = s.scalar(select(Event).where(Event.event_id == event_id))
         if existing is not None:
             if existing.event_hash == digest:
-                return RecordedEvent(existing.event_id, existing.event_hash, existing.log_index, False)
-            raise EventConflictError("a different event with this eventID is already stored", field="eventID",
-                                     got=event_id)
+                return RecordedEvent(
+                    existing.event_id, existing.event_hash, existing.log_index, False
+                )
+            raise EventConflictError(
+                "a different event with this eventID is already stored",
+                field="eventID",
+                got=event_id,
+            )
         event_time = _parse_time(event["eventTime"])
         if event_time > _now() + CLOCK_SKEW:
-            raise EventRuleError("event time is in the future", field="eventTime", got=event["eventTime"])
+            raise EventRuleError(
+                "event time is in the future", field="eventTime", got=event["eventTime"]
+            )
         effects = self._apply(s, org, event, event_time, recall_authorised=recall_authorised)
         recorded_at = iso(_now())
         log_index = s.scalar(select(func.count()).select_from(LogLeaf)) or 0
         row = Event(
-            event_id=event_id, event_hash=digest, event_type=event["type"], biz_step=_short(event.get("bizStep")),
-            event_time=iso(event_time), recorded_at=recorded_at, organisation_id=org.id,
+            event_id=event_id,
+            event_hash=digest,
+            event_type=event["type"],
+            biz_step=_short(event.get("bizStep")),
+            event_time=iso(event_time),
+            recorded_at=recorded_at,
+            organisation_id=org.id,
             document=json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
-            signature="", log_index=log_index, corrects_event_id=effects.get("corrects"),
+            signature="",
+            log_index=log_index,
+            corrects_event_id=effects.get("corrects"),
         )
         row.signature = signing.sign(org.private_key, self._signed_message(row, org.gln)).hex()
         s.add(row)
@@ -379,17 +508,28 @@ class TraceStore:
             self._chain(s, row, lot, role)
         for parent, child in effects.get("links", []):
             s.add(LotLink(parent_lot_id=parent.id, child_lot_id=child.id, event_seq=row.seq))
-        s.add(LogLeaf(index=log_index, event_seq=row.seq, leaf_hash=self._leaf(row).hex()))
+        leaf = self._leaf(row)
+        s.add(LogLeaf(index=log_index, event_seq=row.seq, leaf_hash=leaf.hex()))
         s.flush()
-        self._checkpoint(s)
+        self._checkpoint(s, leaf, log_index + 1)
         return RecordedEvent(event_id, digest, log_index, True)
 
     @staticmethod
     def _signed_message(row: Event, gln: str) -> bytes:
-        return "\n".join([
-            "nongshu-trace-event/1", row.event_id, row.event_hash, gln, row.event_type, row.biz_step or "",
-            row.event_time, row.recorded_at, str(row.log_index), row.corrects_event_id or "",
-        ]).encode("utf-8")
+        return "\n".join(
+            [
+                "nongshu-trace-event/1",
+                row.event_id,
+                row.event_hash,
+                gln,
+                row.event_type,
+                row.biz_step or "",
+                row.event_time,
+                row.recorded_at,
+                str(row.log_index),
+                row.corrects_event_id or "",
+            ]
+        ).encode("utf-8")
 
     @staticmethod
     def _leaf(row: Event) -> bytes:
@@ -397,21 +537,57 @@ class TraceStore:
 
     @staticmethod
     def _link_hash(prev: str, row: Event, role: str) -> str:
-        return hashlib.sha256(f"{prev}\n{row.event_hash}\n{row.signature}\n{role}".encode()).hexdigest()
+        return hashlib.sha256(
+            f"{prev}\n{row.event_hash}\n{row.signature}\n{role}".encode()
+        ).hexdigest()
 
     def _chain(self, s: Session, row: Event, lot: Lot, role: str) -> None:
-        last = s.scalar(select(EventLot).where(EventLot.lot_id == lot.id).order_by(EventLot.position.desc()).limit(1))
+        last = s.scalar(
+            select(EventLot)
+            .where(EventLot.lot_id == lot.id)
+            .order_by(EventLot.position.desc())
+            .limit(1)
+        )
         prev = last.chain_hash if last else GENESIS
-        s.add(EventLot(event_seq=row.seq, lot_id=lot.id, role=role, position=(last.position + 1) if last else 0,
-                       prev_hash=prev, chain_hash=self._link_hash(prev, row, role)))
+        s.add(
+            EventLot(
+                event_seq=row.seq,
+                lot_id=lot.id,
+                role=role,
+                position=(last.position + 1) if last else 0,
+                prev_hash=prev,
+                chain_hash=self._link_hash(prev, row, role),
+            )
+        )
 
-    def _checkpoint(self, s: Session) -> None:
-        leaves = [bytes.fromhex(h) for h in s.scalars(select(LogLeaf.leaf_hash).order_by(LogLeaf.index))]
-        root = merkle.root_hash(leaves).hex()
+    def _checkpoint(self, s: Session, leaf: bytes, size: int) -> None:
+        """Extend the log's compact range with ``leaf`` and sign a checkpoint of the new tree head."""
+        state = s.get(Meta, "log_frontier")
+        frontier = [(n, bytes.fromhex(h)) for n, h in json.loads(state.value)] if state else []
+        if sum(n for n, _ in frontier) != size - 1:
+            # Compact range missing or out of step: rebuild it from the stored leaves.
+            frontier = []
+            for h in s.scalars(
+                select(LogLeaf.leaf_hash).where(LogLeaf.index < size - 1).order_by(LogLeaf.index)
+            ):
+                frontier = merkle.frontier_append(frontier, bytes.fromhex(h))
+        frontier = merkle.frontier_append(frontier, leaf)
+        encoded = json.dumps([[n, h.hex()] for n, h in frontier]).encode()
+        if state is None:
+            s.add(Meta(key="log_frontier", value=encoded))
+        else:
+            state.value = encoded
+        root = merkle.frontier_root(frontier).hex()
         signed_at = iso(_now())
-        message = self._checkpoint_message(len(leaves), root, signed_at)
-        s.add(Checkpoint(tree_size=len(leaves), root_hash=root, signed_at=signed_at,
-                         signature=signing.sign(self._log_key(s).private, message).hex()))
+        message = self._checkpoint_message(size, root, signed_at)
+        s.add(
+            Checkpoint(
+                tree_size=size,
+                root_hash=root,
+                signed_at=signed_at,
+                signature=signing.sign(self._log_key(s).private, message).hex(),
+            )
+        )
 
     @staticmethod
     def _checkpoint_message(size: int, root: str, signed_at: str) -> bytes:
@@ -423,7 +599,12 @@ class TraceStore:
         pub = s.get(Meta, "log_public_key")
         if priv is None or pub is None:
             keys = signing.new_keypair()
-            s.add_all([Meta(key="log_private_key", value=keys.private), Meta(key="log_public_key", value=keys.public)])
+            s.add_all(
+                [
+                    Meta(key="log_private_key", value=keys.private),
+                    Meta(key="log_public_key", value=keys.public),
+                ]
+            )
             s.flush()
             return keys
         return signing.KeyPair(private=priv.value, public=pub.value)
@@ -435,37 +616,78 @@ class TraceStore:
             raise UnknownLotError("unknown lot", field=path, got=f"{gtin}/{lot}")
         return row
 
-    def _check_time(self, lot: Lot, when: datetime, path: str, *, allow_after_sale: bool = False) -> None:
+    def _check_time(
+        self, lot: Lot, when: datetime, path: str, *, allow_after_sale: bool = False
+    ) -> None:
         if lot.harvested_at and when < _parse_time(lot.harvested_at):
-            raise EventRuleError("event before the lot's harvest", field="$.eventTime",
-                                 expected=f"not before {lot.harvested_at}", got=iso(when))
+            raise EventRuleError(
+                "event before the lot's harvest",
+                field="$.eventTime",
+                expected=f"not before {lot.harvested_at}",
+                got=iso(when),
+            )
         if lot.status == "sold" and not allow_after_sale:
-            raise EventRuleError("event after the lot's sale", field=path, expected=f"no event after {lot.sold_at}",
-                                 got=f"{lot.gtin}/{lot.lot}")
+            raise EventRuleError(
+                "event after the lot's sale",
+                field=path,
+                expected=f"no event after {lot.sold_at}",
+                got=f"{lot.gtin}/{lot.lot}",
+            )
         if lot.status == "consumed" and not allow_after_sale:
-            raise EventRuleError("the lot was used up by a transformation", field=path, got=f"{lot.gtin}/{lot.lot}")
+            raise EventRuleError(
+                "the lot was used up by a transformation", field=path, got=f"{lot.gtin}/{lot.lot}"
+            )
 
     def _held(self, org: Organisation, lot: Lot, path: str, action: str) -> None:
         if lot.custodian_id != org.id or lot.status not in ("active",):
             state = "in transit" if lot.status == "in_transit" else "not in its custody"
-            raise PermissionDeniedError(f"cannot record {action}: lot {state}", field=path,
-                                        got=f"{lot.gtin}/{lot.lot}")
+            raise PermissionDeniedError(
+                f"cannot record {action}: lot {state}", field=path, got=f"{lot.gtin}/{lot.lot}"
+            )
 
-    def _new_lot(self, s: Session, org: Organisation, gtin: str, lot: str, kg: float | None, path: str,
-                 location: str | None) -> Lot:
+    def _new_lot(
+        self,
+        s: Session,
+        org: Organisation,
+        gtin: str,
+        lot: str,
+        kg: float | None,
+        path: str,
+        location: str | None,
+    ) -> Lot:
         validate_lot(lot)
         if s.get(Product, gtin) is None:
-            raise EventRuleError("unknown product GTIN: register the product first", field=path, got=gtin)
+            raise EventRuleError(
+                "unknown product GTIN: register the product first", field=path, got=gtin
+            )
         if s.scalar(select(Lot.id).where(Lot.gtin == gtin, Lot.lot == lot)) is not None:
             raise EventConflictError("lot already exists", field=path, got=f"{gtin}/{lot}")
-        row = Lot(gtin=gtin, lot=lot, quantity_kg=kg, custodian_id=org.id, status="active", location_uri=location,
-                  created_at=iso(_now()), inspection="none", recalled=False, phi_flag=False, phi_json="[]")
+        row = Lot(
+            gtin=gtin,
+            lot=lot,
+            quantity_kg=kg,
+            custodian_id=org.id,
+            status="active",
+            location_uri=location,
+            created_at=iso(_now()),
+            inspection="none",
+            recalled=False,
+            phi_flag=False,
+            phi_json="[]",
+        )
         s.add(row)
         s.flush()
         return row
 
-    def _apply(self, s: Session, org: Organisation, event: dict[str, Any], when: datetime, *,
-               recall_authorised: bool = False) -> dict[str, Any]:
+    def _apply(
+        self,
+        s: Session,
+        org: Organisation,
+        event: dict[str, Any],
+        when: datetime,
+        *,
+        recall_authorised: bool = False,
+    ) -> dict[str, Any]:
         kind = event["type"]
         step = _short(event.get("bizStep"))
         disposition = _short(event.get("disposition"))
@@ -476,7 +698,7 @@ class TraceStore:
             return self._apply_transformation(s, org, event, when, location)
         if kind == "AggregationEvent":
             lots = []
-            for gtin, lot, _kg_, path in _objects(event, "childEPCs", "childQuantityList"):
+            for gtin, lot, _kg, path in _objects(event, "childEPCs", "childQuantityList"):
                 row = self._lot(s, gtin, lot, path)
                 self._check_time(row, when, path)
                 self._held(org, row, path, "packing")
@@ -491,46 +713,78 @@ class TraceStore:
         if action == "ADD" and step == "commissioning":
             return self._apply_harvest(s, org, event, when, objects, location)
         lots = []
-        for gtin, lot, _kg_, path in objects:
+        for gtin, lot, _kg, path in objects:
             row = self._lot(s, gtin, lot, path)
             if disposition == "recalled":
                 self._check_time(row, when, path, allow_after_sale=True)
-                if not recall_authorised and org.role not in RECALL_ROLES and row.custodian_id != org.id:
-                    raise PermissionDeniedError("only the custodian, an inspector or the bureau may recall a lot",
-                                                field=path, got=f"{gtin}/{lot}")
+                if (
+                    not recall_authorised
+                    and org.role not in RECALL_ROLES
+                    and row.custodian_id != org.id
+                ):
+                    raise PermissionDeniedError(
+                        "only the custodian, an inspector or the bureau may recall a lot",
+                        field=path,
+                        got=f"{gtin}/{lot}",
+                    )
                 row.recalled = True
             elif step == "inspecting":
                 self._check_time(row, when, path)
                 if org.role != "inspector" and row.custodian_id != org.id:
-                    raise PermissionDeniedError("only inspectors or the custodian may inspect a lot", field=path)
+                    raise PermissionDeniedError(
+                        "only inspectors or the custodian may inspect a lot", field=path
+                    )
                 if disposition in ("conformant", "non_conformant"):
-                    row.inspection = "non_conformant" if "non_conformant" in (disposition, row.inspection) else disposition
+                    row.inspection = (
+                        "non_conformant"
+                        if "non_conformant" in (disposition, row.inspection)
+                        else disposition
+                    )
             elif step == "shipping":
                 self._check_time(row, when, path)
                 self._held(org, row, path, "shipping")
-                dest = [d for d in event.get("destinationList") or []
-                        if _short(d.get("type")) in ("owning_party", "possessing_party")]
+                dest = [
+                    d
+                    for d in event.get("destinationList") or []
+                    if _short(d.get("type")) in ("owning_party", "possessing_party")
+                ]
                 if not dest:
-                    raise EventRuleError("shipping needs a destination party", field="$.destinationList",
-                                         expected="an owning_party or possessing_party GLN")
+                    raise EventRuleError(
+                        "shipping needs a destination party",
+                        field="$.destinationList",
+                        expected="an owning_party or possessing_party GLN",
+                    )
                 to_gln = parse_party_uri(dest[0]["destination"])
                 receiver = s.scalar(select(Organisation).where(Organisation.gln == to_gln))
                 if receiver is None:
-                    raise EventRuleError("unknown destination party", field="$.destinationList[0].destination",
-                                         got=to_gln)
+                    raise EventRuleError(
+                        "unknown destination party",
+                        field="$.destinationList[0].destination",
+                        got=to_gln,
+                    )
                 row.status, row.in_transit_to_id = "in_transit", receiver.id
             elif step == "receiving":
                 self._check_time(row, when, path)
                 if row.status != "in_transit" or row.in_transit_to_id != org.id:
-                    raise PermissionDeniedError("lot was not shipped to this organisation (or was already received)",
-                                                field=path, got=f"{gtin}/{lot}")
+                    raise PermissionDeniedError(
+                        "lot was not shipped to this organisation (or was already received)",
+                        field=path,
+                        got=f"{gtin}/{lot}",
+                    )
                 # Guarded update: the row changes only if it is still in transit to us.
-                row.status, row.custodian_id, row.in_transit_to_id, row.location_uri = "active", org.id, None, location
+                row.status, row.custodian_id, row.in_transit_to_id, row.location_uri = (
+                    "active",
+                    org.id,
+                    None,
+                    location,
+                )
             elif step == "retail_selling":
                 self._check_time(row, when, path)
                 self._held(org, row, path, "a retail sale")
                 if org.role != "retailer":
-                    raise PermissionDeniedError("only retailers record retail sales", field="role", got=org.role)
+                    raise PermissionDeniedError(
+                        "only retailers record retail sales", field="role", got=org.role
+                    )
                 row.status, row.sold_at, row.location_uri = "sold", iso(when), location
             else:
                 self._check_time(row, when, path)
@@ -538,21 +792,37 @@ class TraceStore:
             lots.append((row, "subject"))
         return {"lots": lots}
 
-    def _apply_harvest(self, s: Session, org: Organisation, event: dict[str, Any], when: datetime,
-                       objects: list[tuple[str, str, float | None, str]], location: str | None) -> dict[str, Any]:
+    def _apply_harvest(
+        self,
+        s: Session,
+        org: Organisation,
+        event: dict[str, Any],
+        when: datetime,
+        objects: list[tuple[str, str, float | None, str]],
+        location: str | None,
+    ) -> dict[str, Any]:
         if org.role not in HARVEST_ROLES:
-            raise PermissionDeniedError("only growers and cooperatives record harvests", field="role", got=org.role)
+            raise PermissionDeniedError(
+                "only growers and cooperatives record harvests", field="role", got=org.role
+            )
         ilmd = event.get("ilmd") or {}
         field_id = ilmd.get("nongshu:fieldID")
         crop = ilmd.get("nongshu:crop")
         if not field_id or not crop:
-            raise EventRuleError("harvest ILMD needs the field and crop", field="$.ilmd",
-                                 expected="nongshu:fieldID and nongshu:crop")
+            raise EventRuleError(
+                "harvest ILMD needs the field and crop",
+                field="$.ilmd",
+                expected="nongshu:fieldID and nongshu:crop",
+            )
         ops = ilmd.get("nongshu:farmOperations") or []
         sprays = [
-            {"date": datetime.fromisoformat(op["nongshu:date"]).date(), "product": op.get("nongshu:product"),
-             "active_ingredient": op.get("nongshu:activeIngredient")}
-            for op in ops if op.get("nongshu:operation") == "spraying"
+            {
+                "date": datetime.fromisoformat(op["nongshu:date"]).date(),
+                "product": op.get("nongshu:product"),
+                "active_ingredient": op.get("nongshu:activeIngredient"),
+            }
+            for op in ops
+            if op.get("nongshu:operation") == "spraying"
         ]
         checks = [c.as_dict() for c in check_pre_harvest_intervals(sprays, when.date(), crop)]
         flagged = any(c["violated"] for c in checks)
@@ -561,30 +831,49 @@ class TraceStore:
             row = self._new_lot(s, org, gtin, lot, kg, path, location)
             row.origin_field_id, row.harvested_at = field_id, iso(when)
             row.phi_flag, row.phi_json = flagged, json.dumps(checks, ensure_ascii=False)
-            self._issue_certificate(s, org, row, when, ilmd.get("nongshu:certificateBasis") or "quality_control",
-                                    origin=self._origin_text(s, field_id), supersedes=None)
+            self._issue_certificate(
+                s,
+                org,
+                row,
+                when,
+                ilmd.get("nongshu:certificateBasis") or "quality_control",
+                origin=self._origin_text(s, field_id),
+                supersedes=None,
+            )
             lots.append((row, "output"))
         return {"lots": lots}
 
-    def _apply_transformation(self, s: Session, org: Organisation, event: dict[str, Any], when: datetime,
-                              location: str | None) -> dict[str, Any]:
+    def _apply_transformation(
+        self,
+        s: Session,
+        org: Organisation,
+        event: dict[str, Any],
+        when: datetime,
+        location: str | None,
+    ) -> dict[str, Any]:
         inputs = _objects(event, "inputEPCList", "inputQuantityList")
         outputs = _objects(event, "outputEPCList", "outputQuantityList")
         if not inputs or not outputs:
-            raise EventRuleError("a transformation needs input and output lots", field="$.inputQuantityList")
+            raise EventRuleError(
+                "a transformation needs input and output lots", field="$.inputQuantityList"
+            )
         in_rows = []
-        for gtin, lot, _kg_, path in inputs:
+        for gtin, lot, _kg, path in inputs:
             row = self._lot(s, gtin, lot, path)
             self._check_time(row, when, path)
             self._held(org, row, path, "processing")
             in_rows.append(row)
-        kg_in = [kg if kg is not None else r.quantity_kg for (_g, _l, kg, _p), r in zip(inputs, in_rows, strict=True)]
+        kg_in = [
+            kg if kg is not None else r.quantity_kg
+            for (_g, _l, kg, _p), r in zip(inputs, in_rows, strict=True)
+        ]
         kg_out = [kg for *_x, kg, _p in outputs]
         if all(k is not None for k in kg_in) and all(k is not None for k in kg_out):
             total_in, total_out = sum(kg_in), sum(kg_out)  # type: ignore[arg-type]
             if total_in <= 0 or abs(total_out - total_in) > MASS_TOLERANCE * total_in:
                 raise EventRuleError(
-                    "input and output quantities do not balance", field="$.outputQuantityList",
+                    "input and output quantities do not balance",
+                    field="$.outputQuantityList",
                     expected=f"outputs within {MASS_TOLERANCE:.0%} of inputs ({total_in:g} kg)",
                     got=f"{total_out:g} kg",
                 )
@@ -600,31 +889,79 @@ class TraceStore:
             row.origin_field_id = fields[0] if len(fields) == 1 else None
             row.phi_flag = any(r.phi_flag for r in in_rows)
             row.phi_json = json.dumps(phi, ensure_ascii=False)
-            row.inspection = "non_conformant" if any(r.inspection == "non_conformant" for r in in_rows) else "none"
+            row.inspection = (
+                "non_conformant"
+                if any(r.inspection == "non_conformant" for r in in_rows)
+                else "none"
+            )
             out_rows.append(row)
         superseded = []
         for r in in_rows:
             r.status = "consumed"
-            for cert in s.scalars(select(Certificate).where(Certificate.lot_id == r.id, Certificate.status == "valid")):
+            for cert in s.scalars(
+                select(Certificate).where(Certificate.lot_id == r.id, Certificate.status == "valid")
+            ):
                 cert.status = "superseded"
                 superseded.append(cert.number)
         for row in out_rows:
             origin = "; ".join(self._origin_text(s, f) for f in fields) or "mixed origin"
-            self._issue_certificate(s, org, row, when, basis, origin=origin, supersedes=",".join(superseded) or None)
+            self._issue_certificate(
+                s, org, row, when, basis, origin=origin, supersedes=",".join(superseded) or None
+            )
         roles = [(r, "input") for r in in_rows] + [(r, "output") for r in out_rows]
         return {"lots": roles, "links": [(p, c) for p in in_rows for c in out_rows]}
 
-    def _apply_error_declaration(self, s: Session, org: Organisation, event: dict[str, Any]) -> dict[str, Any]:
+    def _apply_error_declaration(
+        self, s: Session, org: Organisation, event: dict[str, Any]
+    ) -> dict[str, Any]:
         """A correction (EPCIS 2.0 §7.4.1.2): the original event re-sent with ``errorDeclaration``."""
         original_id = event.get("eventID")
-        original = s.scalar(select(Event).where(Event.corrects_event_id.is_(None), Event.event_id == original_id))
+        original = s.scalar(
+            select(Event).where(Event.corrects_event_id.is_(None), Event.event_id == original_id)
+        )
         if original is None:
-            raise EventRuleError("error declaration for an unknown event", field="$.eventID", got=original_id)
+            raise EventRuleError(
+                "error declaration for an unknown event", field="$.eventID", got=original_id
+            )
         if original.organisation_id != org.id and org.role not in RECALL_ROLES:
-            raise PermissionDeniedError("only the recording organisation may declare its event erroneous",
-                                        field="$.eventID")
-        lots = [s.get(Lot, el.lot_id) for el in s.scalars(select(EventLot).where(EventLot.event_seq == original.seq))]
-        return {"lots": [(lot, "correction") for lot in lots if lot is not None], "corrects": original_id}
+            raise PermissionDeniedError(
+                "only the recording organisation may declare its event erroneous", field="$.eventID"
+            )
+        found = [
+            s.get(Lot, el.lot_id)
+            for el in s.scalars(select(EventLot).where(EventLot.event_seq == original.seq))
+        ]
+        lots = [lot for lot in found if lot is not None]
+        if original.biz_step == "inspecting":
+            for lot in lots:
+                lot.inspection = self._inspection_status(s, lot, ignore={original.event_id})
+        return {"lots": [(lot, "correction") for lot in lots], "corrects": original_id}
+
+    @staticmethod
+    def _inspection_status(s: Session, lot: Lot, ignore: set[str]) -> str:
+        """Worst disposition of the lot's inspections that were not declared erroneous."""
+        corrected = set(
+            s.scalars(select(Event.corrects_event_id).where(Event.corrects_event_id.is_not(None)))
+        )
+        status = "none"
+        q = (
+            select(Event)
+            .join(EventLot, EventLot.event_seq == Event.seq)
+            .where(
+                EventLot.lot_id == lot.id,
+                Event.biz_step == "inspecting",
+                Event.corrects_event_id.is_(None),
+            )
+        )
+        for ev in s.scalars(q):
+            if ev.event_id in ignore or ev.event_id in corrected:
+                continue
+            disposition = _short(json.loads(ev.document).get("disposition"))
+            if disposition == "non_conformant":
+                return "non_conformant"
+            if disposition == "conformant":
+                status = "conformant"
+        return status
 
     # ---------------------------------------------------------- certificates
     def _origin_fields(self, s: Session, lot: Lot) -> set[str]:
@@ -640,19 +977,41 @@ class TraceStore:
         parts = [loc.township, loc.cooperative_name, f"field {field_id}"]
         return ", ".join(p for p in parts if p)
 
-    def _issue_certificate(self, s: Session, org: Organisation, lot: Lot, when: datetime, basis: str, *,
-                           origin: str, supersedes: str | None) -> None:
+    def _issue_certificate(
+        self,
+        s: Session,
+        org: Organisation,
+        lot: Lot,
+        when: datetime,
+        basis: str,
+        *,
+        origin: str,
+        supersedes: str | None,
+    ) -> None:
         if basis not in builders.CERTIFICATE_BASES:
-            raise EventRuleError("unknown certificate basis", field="$.ilmd.nongshu:certificateBasis",
-                                 expected=" / ".join(builders.CERTIFICATE_BASES), got=basis)
+            raise EventRuleError(
+                "unknown certificate basis",
+                field="$.ilmd.nongshu:certificateBasis",
+                expected=" / ".join(builders.CERTIFICATE_BASES),
+                got=basis,
+            )
         product = s.get(Product, lot.gtin)
         assert product is not None
-        s.add(Certificate(
-            number=f"CN-HGZ-{lot.gtin}-{lot.lot}", lot_id=lot.id, product_name=product.name,
-            quantity_kg=lot.quantity_kg, origin=origin, issued_on=when.date().isoformat(),
-            committing_entity=org.public_name, contact=org.business_contact, basis=basis, status="valid",
-            supersedes=supersedes,
-        ))
+        s.add(
+            Certificate(
+                number=f"CN-HGZ-{lot.gtin}-{lot.lot}",
+                lot_id=lot.id,
+                product_name=product.name,
+                quantity_kg=lot.quantity_kg,
+                origin=origin,
+                issued_on=when.date().isoformat(),
+                committing_entity=org.public_name,
+                contact=org.business_contact,
+                basis=basis,
+                status="valid",
+                supersedes=supersedes,
+            )
+        )
 
     # ------------------------------------------------------------------ reads
     def find_lot(self, lot: str, gtin: str | None = None) -> tuple[str, str]:
@@ -663,32 +1022,57 @@ class TraceStore:
                 query = query.where(Lot.gtin == normalise_gtin(gtin))
             rows = s.execute(query).all()
         if not rows:
-            raise UnknownLotError("unknown lot", field="lot", got=lot if not gtin else f"{gtin}/{lot}")
+            raise UnknownLotError(
+                "unknown lot", field="lot", got=lot if not gtin else f"{gtin}/{lot}"
+            )
         if len(rows) > 1:
-            raise UnknownLotError("lot number used by several products: give the GTIN", field="lot",
-                                  got=[r.gtin for r in rows])
+            raise UnknownLotError(
+                "lot number used by several products: give the GTIN",
+                field="lot",
+                got=[r.gtin for r in rows],
+            )
         return rows[0].gtin, rows[0].lot
 
-    def lots(self, *, status: str | None = None, custodian_gln: str | None = None, limit: int = 1000,
-             offset: int = 0) -> list[dict[str, Any]]:
+    def lots(
+        self,
+        *,
+        status: str | None = None,
+        custodian_gln: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Summaries of lots, newest first."""
         with self._read() as s:
-            q = select(Lot, Product, Organisation).join(Product, Product.gtin == Lot.gtin).join(
-                Organisation, Organisation.id == Lot.custodian_id)
+            q = (
+                select(Lot, Product, Organisation)
+                .join(Product, Product.gtin == Lot.gtin)
+                .join(Organisation, Organisation.id == Lot.custodian_id)
+            )
             if status:
                 q = q.where(Lot.status == status)
             if custodian_gln:
                 q = q.where(Organisation.gln == custodian_gln)
             q = q.order_by(Lot.id.desc()).limit(max(0, min(limit, 10000))).offset(max(0, offset))
-            return [self._lot_summary(lot, product, org) for lot, product, org in s.execute(q).all()]
+            return [
+                self._lot_summary(lot, product, org) for lot, product, org in s.execute(q).all()
+            ]
 
     @staticmethod
     def _lot_summary(lot: Lot, product: Product, org: Organisation) -> dict[str, Any]:
         return {
-            "gtin": lot.gtin, "lot": lot.lot, "product": product.name, "crop": product.crop,
-            "quantity_kg": lot.quantity_kg, "status": lot.status, "custodian": org.public_name,
-            "custodian_gln": org.gln, "origin_field_id": lot.origin_field_id, "harvested_at": lot.harvested_at,
-            "inspection": lot.inspection, "recalled": lot.recalled, "phi_flag": lot.phi_flag,
+            "gtin": lot.gtin,
+            "lot": lot.lot,
+            "product": product.name,
+            "crop": product.crop,
+            "quantity_kg": lot.quantity_kg,
+            "status": lot.status,
+            "custodian": org.public_name,
+            "custodian_gln": org.gln,
+            "origin_field_id": lot.origin_field_id,
+            "harvested_at": lot.harvested_at,
+            "inspection": lot.inspection,
+            "recalled": lot.recalled,
+            "phi_flag": lot.phi_flag,
         }
 
     def lot(self, gtin: str, lot: str) -> dict[str, Any]:
@@ -703,28 +1087,50 @@ class TraceStore:
             out["phi_checks"] = json.loads(row.phi_json)
             out["certificate"] = self._certificate(s, row)
             out["events"] = [
-                {"event_id": e.event_id, "type": e.event_type, "biz_step": e.biz_step, "event_time": e.event_time,
-                 "recorded_by": o.public_name, "role": el.role, "event_hash": e.event_hash,
-                 "corrects": e.corrects_event_id}
+                {
+                    "event_id": e.event_id,
+                    "type": e.event_type,
+                    "biz_step": e.biz_step,
+                    "event_time": e.event_time,
+                    "recorded_by": o.public_name,
+                    "role": el.role,
+                    "event_hash": e.event_hash,
+                    "corrects": e.corrects_event_id,
+                }
                 for el, e, o in self._lot_events(s, row)
             ]
             return out
 
     @staticmethod
     def _lot_events(s: Session, lot: Lot) -> list[tuple[EventLot, Event, Organisation]]:
-        q = (select(EventLot, Event, Organisation).join(Event, Event.seq == EventLot.event_seq)
-             .join(Organisation, Organisation.id == Event.organisation_id)
-             .where(EventLot.lot_id == lot.id).order_by(EventLot.position))
+        q = (
+            select(EventLot, Event, Organisation)
+            .join(Event, Event.seq == EventLot.event_seq)
+            .join(Organisation, Organisation.id == Event.organisation_id)
+            .where(EventLot.lot_id == lot.id)
+            .order_by(EventLot.position)
+        )
         return [tuple(r) for r in s.execute(q).all()]  # type: ignore[misc]
 
     @staticmethod
     def _certificate(s: Session, lot: Lot) -> dict[str, Any] | None:
-        cert = s.scalar(select(Certificate).where(Certificate.lot_id == lot.id).order_by(Certificate.id.desc()))
+        cert = s.scalar(
+            select(Certificate).where(Certificate.lot_id == lot.id).order_by(Certificate.id.desc())
+        )
         if cert is None:
             return None
-        return {"number": cert.number, "product_name": cert.product_name, "quantity_kg": cert.quantity_kg,
-                "origin": cert.origin, "issued_on": cert.issued_on, "committing_entity": cert.committing_entity,
-                "contact": cert.contact, "basis": cert.basis, "status": cert.status, "supersedes": cert.supersedes}
+        return {
+            "number": cert.number,
+            "product_name": cert.product_name,
+            "quantity_kg": cert.quantity_kg,
+            "origin": cert.origin,
+            "issued_on": cert.issued_on,
+            "committing_entity": cert.committing_entity,
+            "contact": cert.contact,
+            "basis": cert.basis,
+            "status": cert.status,
+            "supersedes": cert.supersedes,
+        }
 
     def certificate(self, gtin: str, lot: str) -> dict[str, Any] | None:
         """The lot's 承诺达标合格证 (the latest issued)."""
@@ -745,8 +1151,13 @@ class TraceStore:
             row = self._lot(s, gtin, lot)
             _fields, ancestors = self._backward(s, row)
             lot_ids = [row.id] + [a.id for a in ancestors]
-            q = (select(Event).join(EventLot, EventLot.event_seq == Event.seq).where(EventLot.lot_id.in_(lot_ids))
-                 .distinct().order_by(Event.seq))
+            q = (
+                select(Event)
+                .join(EventLot, EventLot.event_seq == Event.seq)
+                .where(EventLot.lot_id.in_(lot_ids))
+                .distinct()
+                .order_by(Event.seq)
+            )
             events = []
             for e in s.scalars(q):
                 doc = json.loads(e.document)
@@ -763,8 +1174,13 @@ class TraceStore:
         fields: set[str] = set()
         while frontier:
             current = frontier.pop()
-            parents = list(s.scalars(select(Lot).join(LotLink, LotLink.parent_lot_id == Lot.id)
-                                     .where(LotLink.child_lot_id == current.id)))
+            parents = list(
+                s.scalars(
+                    select(Lot)
+                    .join(LotLink, LotLink.parent_lot_id == Lot.id)
+                    .where(LotLink.child_lot_id == current.id)
+                )
+            )
             if not parents and current.origin_field_id:
                 fields.add(current.origin_field_id)
             for p in parents:
@@ -778,8 +1194,11 @@ class TraceStore:
         frontier = list(roots)
         while frontier:
             current = frontier.pop()
-            for child in s.scalars(select(Lot).join(LotLink, LotLink.child_lot_id == Lot.id)
-                                   .where(LotLink.parent_lot_id == current.id)):
+            for child in s.scalars(
+                select(Lot)
+                .join(LotLink, LotLink.child_lot_id == Lot.id)
+                .where(LotLink.parent_lot_id == current.id)
+            ):
                 if child.id not in seen:
                     seen[child.id] = child
                     frontier.append(child)
@@ -795,8 +1214,12 @@ class TraceStore:
     def _shops(self, s: Session, lots: list[Lot]) -> list[dict[str, Any]]:
         ids = [lot.id for lot in lots]
         shops: dict[str, dict[str, Any]] = {}
-        q = (select(Event, Lot).join(EventLot, EventLot.event_seq == Event.seq).join(Lot, Lot.id == EventLot.lot_id)
-             .where(EventLot.lot_id.in_(ids), Event.biz_step.in_(("retail_selling", "receiving"))))
+        q = (
+            select(Event, Lot)
+            .join(EventLot, EventLot.event_seq == Event.seq)
+            .join(Lot, Lot.id == EventLot.lot_id)
+            .where(EventLot.lot_id.in_(ids), Event.biz_step.in_(("retail_selling", "receiving")))
+        )
         for e, lot in s.execute(q).all():
             org = s.get(Organisation, e.organisation_id)
             assert org is not None
@@ -805,10 +1228,16 @@ class TraceStore:
             doc = json.loads(e.document)
             loc_uri = (doc.get("bizLocation") or doc.get("readPoint") or {}).get("id")
             loc = s.scalar(select(Location).where(Location.uri == loc_uri)) if loc_uri else None
-            entry = shops.setdefault(loc_uri or org.gln, {
-                "location": loc_uri, "name": loc.name if loc else org.public_name, "retailer": org.public_name,
-                "retailer_gln": org.gln, "lots": [],
-            })
+            entry = shops.setdefault(
+                loc_uri or org.gln,
+                {
+                    "location": loc_uri,
+                    "name": loc.name if loc else org.public_name,
+                    "retailer": org.public_name,
+                    "retailer_gln": org.gln,
+                    "lots": [],
+                },
+            )
             if [lot.gtin, lot.lot] not in entry["lots"]:
                 entry["lots"].append([lot.gtin, lot.lot])
         return sorted(shops.values(), key=lambda d: d["name"])
@@ -823,7 +1252,11 @@ class TraceStore:
         """Forward trace from a field: its harvest lots, everything made from them, the shops."""
         with self._read() as s:
             roots = list(s.scalars(select(Lot).where(Lot.origin_field_id == field_id)))
-            harvests = [r for r in roots if not s.scalar(select(LotLink.id).where(LotLink.child_lot_id == r.id))]
+            harvests = [
+                r
+                for r in roots
+                if not s.scalar(select(LotLink.id).where(LotLink.child_lot_id == r.id))
+            ]
             lots = self._forward(s, harvests)
             return {"lots": sorted((x.gtin, x.lot) for x in lots), "shops": self._shops(s, lots)}
 
@@ -833,12 +1266,22 @@ class TraceStore:
             ev = s.scalar(select(Event).where(Event.event_id == event_id))
             if ev is None:
                 raise TraceError("unknown event", field="event_id", got=event_id)
-            roots = [s.get(Lot, el.lot_id) for el in s.scalars(select(EventLot).where(EventLot.event_seq == ev.seq))]
+            roots = [
+                s.get(Lot, el.lot_id)
+                for el in s.scalars(select(EventLot).where(EventLot.event_seq == ev.seq))
+            ]
             lots = self._forward(s, [r for r in roots if r is not None])
             return {"lots": sorted((x.gtin, x.lot) for x in lots), "shops": self._shops(s, lots)}
 
-    def recall(self, principal: Principal, gtin: str, lot: str, *, reason: str,
-               when: datetime | None = None) -> dict[str, Any]:
+    def recall(
+        self,
+        principal: Principal,
+        gtin: str,
+        lot: str,
+        *,
+        reason: str,
+        when: datetime | None = None,
+    ) -> dict[str, Any]:
         """Recall a lot and every lot made from it; returns the lots and the shops to notify."""
         when = when or _now()
         gtin = normalise_gtin(gtin)
@@ -846,20 +1289,36 @@ class TraceStore:
             org = self._org(s, principal.gln)
             root = self._lot(s, gtin, lot)
             if org.role not in RECALL_ROLES and root.custodian_id != org.id:
-                raise PermissionDeniedError("only the custodian, an inspector or the bureau may recall a lot",
-                                            field="lot", got=f"{gtin}/{lot}")
+                raise PermissionDeniedError(
+                    "only the custodian, an inspector or the bureau may recall a lot",
+                    field="lot",
+                    got=f"{gtin}/{lot}",
+                )
             affected = self._forward(s, [root])
             recorded = []
             for row in sorted(affected, key=lambda r: r.id):
                 if row.recalled:
                     continue
-                event = builders.recall_event(gtin=row.gtin, lot=row.lot, when=max(when, _parse_time(row.created_at)),
-                                              location=row.location_uri, reason=reason)
+                event = builders.recall_event(
+                    gtin=row.gtin,
+                    lot=row.lot,
+                    when=max(when, _parse_time(row.created_at)),
+                    location=row.location_uri,
+                    reason=reason,
+                )
                 event["@context"] = builders.CONTEXT
                 # Whoever may recall the root lot may recall what was made from it (held by others).
-                recorded.append(self._record(s, principal, event, builders.CONTEXT, recall_authorised=True).event_id)
+                recorded.append(
+                    self._record(
+                        s, principal, event, builders.CONTEXT, recall_authorised=True
+                    ).event_id
+                )
             shops = self._shops(s, affected)
-            return {"lots": sorted((x.gtin, x.lot) for x in affected), "shops": shops, "events": recorded}
+            return {
+                "lots": sorted((x.gtin, x.lot) for x in affected),
+                "shops": shops,
+                "events": recorded,
+            }
 
     # ----------------------------------------------------------------- verify
     def checkpoint(self) -> dict[str, Any]:
@@ -869,9 +1328,17 @@ class TraceStore:
             key = s.get(Meta, "log_public_key")
             if cp is None or key is None:
                 return {"tree_size": 0, "root_hash": merkle.root_hash([]).hex(), "signature": None}
-            return {"tree_size": cp.tree_size, "root_hash": cp.root_hash, "signed_at": cp.signed_at,
-                    "signature": cp.signature, "public_key": key.value.hex(), "algorithm": "Ed25519",
-                    "message": self._checkpoint_message(cp.tree_size, cp.root_hash, cp.signed_at).decode()}
+            return {
+                "tree_size": cp.tree_size,
+                "root_hash": cp.root_hash,
+                "signed_at": cp.signed_at,
+                "signature": cp.signature,
+                "public_key": key.value.hex(),
+                "algorithm": "Ed25519",
+                "message": self._checkpoint_message(
+                    cp.tree_size, cp.root_hash, cp.signed_at
+                ).decode(),
+            }
 
     def inclusion_proof(self, event_id: str) -> dict[str, Any]:
         """RFC 6962 audit path of an event's log leaf against the latest checkpoint."""
@@ -881,11 +1348,21 @@ class TraceStore:
                 raise TraceError("unknown event", field="event_id", got=event_id)
             cp = s.scalar(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1))
             assert cp is not None
-            leaves = [bytes.fromhex(h) for h in s.scalars(
-                select(LogLeaf.leaf_hash).where(LogLeaf.index < cp.tree_size).order_by(LogLeaf.index))]
-            return {"leaf_index": ev.log_index, "tree_size": cp.tree_size, "root_hash": cp.root_hash,
-                    "leaf_hash": self._leaf(ev).hex(),
-                    "audit_path": [p.hex() for p in merkle.inclusion_proof(ev.log_index, leaves)]}
+            leaves = [
+                bytes.fromhex(h)
+                for h in s.scalars(
+                    select(LogLeaf.leaf_hash)
+                    .where(LogLeaf.index < cp.tree_size)
+                    .order_by(LogLeaf.index)
+                )
+            ]
+            return {
+                "leaf_index": ev.log_index,
+                "tree_size": cp.tree_size,
+                "root_hash": cp.root_hash,
+                "leaf_hash": self._leaf(ev).hex(),
+                "audit_path": [p.hex() for p in merkle.inclusion_proof(ev.log_index, leaves)],
+            }
 
     def verify_lot(self, gtin: str, lot: str) -> VerifyReport:
         """Check hashes, signatures, the hash chains and log inclusion of the lot and its ancestors."""
@@ -902,12 +1379,17 @@ class TraceStore:
                 report.problems.append("no signed checkpoint of the log")
                 return report
             report.checkpoint_size = cp.tree_size
-            if not signing.verify_signature(log_key.value, self._checkpoint_message(
-                    cp.tree_size, cp.root_hash, cp.signed_at), bytes.fromhex(cp.signature)):
+            if not signing.verify_signature(
+                log_key.value,
+                self._checkpoint_message(cp.tree_size, cp.root_hash, cp.signed_at),
+                bytes.fromhex(cp.signature),
+            ):
                 report.problems.append("the latest log checkpoint's signature does not verify")
-            if [r.index for r in leaves_rows] != list(range(len(leaves_rows))) or cp.tree_size > len(leaves):
+            if [r.index for r in leaves_rows] != list(
+                range(len(leaves_rows))
+            ) or cp.tree_size > len(leaves):
                 report.problems.append("the Merkle log has missing or reordered entries")
-            elif merkle.root_hash(leaves[:cp.tree_size]).hex() != cp.root_hash:
+            elif merkle.root_hash(leaves[: cp.tree_size]).hex() != cp.root_hash:
                 report.problems.append("the Merkle log does not match its signed checkpoint")
             # When the log itself is damaged, inclusion proofs fail for everyone; point at the bad leaf instead.
             prove = not report.problems
@@ -918,18 +1400,30 @@ class TraceStore:
                     report.first_broken = broken
         return report
 
-    def _verify_chain(self, s: Session, lot: Lot, leaves: list[bytes], cp: Checkpoint,
-                      report: VerifyReport, *, prove: bool = True) -> BrokenEvent | None:
+    def _verify_chain(
+        self,
+        s: Session,
+        lot: Lot,
+        leaves: list[bytes],
+        cp: Checkpoint,
+        report: VerifyReport,
+        *,
+        prove: bool = True,
+    ) -> BrokenEvent | None:
         prev = GENESIS
         root = bytes.fromhex(cp.root_hash)
         for expected_pos, (link, ev, org) in enumerate(self._lot_events(s, lot)):
             report.events_checked += 1
 
             def broken(reason: str, link: EventLot = link, ev: Event = ev) -> BrokenEvent:
-                return BrokenEvent(ev.event_id, link.position, f"lot {lot.gtin}/{lot.lot}: {reason}")
+                return BrokenEvent(
+                    ev.event_id, link.position, f"lot {lot.gtin}/{lot.lot}: {reason}"
+                )
 
             if link.position != expected_pos:
-                return broken(f"chain position {link.position} where {expected_pos} was expected (missing event)")
+                return broken(
+                    f"chain position {link.position} where {expected_pos} was expected (missing event)"
+                )
             try:
                 doc = json.loads(ev.document)
                 recomputed = event_hash(doc, doc.get("@context"))
@@ -939,14 +1433,19 @@ class TraceStore:
                 return broken("event content does not match its hash")
             if doc.get("eventID") != ev.event_id and not ev.corrects_event_id:
                 return broken("event id does not match the stored document")
-            if (doc.get("type") != ev.event_type or _short(doc.get("bizStep")) != ev.biz_step
-                    or iso(_parse_time(doc["eventTime"])) != ev.event_time):
+            if (
+                doc.get("type") != ev.event_type
+                or _short(doc.get("bizStep")) != ev.biz_step
+                or iso(_parse_time(doc["eventTime"])) != ev.event_time
+            ):
                 return broken("indexed columns do not match the stored document")
             try:
                 signature = bytes.fromhex(ev.signature)
             except ValueError:
                 signature = b""
-            if not signing.verify_signature(org.public_key, self._signed_message(ev, org.gln), signature):
+            if not signing.verify_signature(
+                org.public_key, self._signed_message(ev, org.gln), signature
+            ):
                 return broken("signature of the recording organisation does not verify")
             if link.prev_hash != prev or link.chain_hash != self._link_hash(prev, ev, link.role):
                 return broken("hash chain broken (event edited, removed or reordered)")
@@ -954,14 +1453,26 @@ class TraceStore:
             leaf = self._leaf(ev)
             if ev.log_index >= len(leaves) or leaves[ev.log_index] != leaf:
                 return broken("log entry does not match the event")
-            if prove and ev.log_index < cp.tree_size and not merkle.verify_inclusion(
-                    ev.log_index, cp.tree_size, leaf, merkle.inclusion_proof(ev.log_index, leaves[:cp.tree_size]), root):
+            if (
+                prove
+                and ev.log_index < cp.tree_size
+                and not merkle.verify_inclusion(
+                    ev.log_index,
+                    cp.tree_size,
+                    leaf,
+                    merkle.inclusion_proof(ev.log_index, leaves[: cp.tree_size]),
+                    root,
+                )
+            ):
                 return broken("event not included in the signed log checkpoint")
         return None
 
     # ----------------------------------------------------------- consumer view
     def consumer_view(
-        self, gtin: str, lot: str, *,
+        self,
+        gtin: str,
+        lot: str,
+        *,
         season_summary_provider: Callable[[str, int], Mapping[str, Any] | None] | None = None,
     ) -> dict[str, Any]:
         """Exactly what the public trace page may show (no personal data); see :mod:`traceability.consumer`."""

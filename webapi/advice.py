@@ -1,74 +1,60 @@
-"""Advice texts for alerts, from the advice rules in :mod:`models.advice`.
+"""Advice texts for alerts, from the advice rules of :func:`models.advice.advice_for`.
 
-The rules live with the models (pure functions); this module only adapts an
-alert record of ``alerts.json`` to them and shapes the result for JSON and pages.
+The rules (and their reading of the farm-operations log: no "spray now" within a
+product's protection interval, no "irrigate" right after irrigation) live with
+the models; this module only finds the region's operations log and shapes the
+rule output for JSON and pages.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
+
+from models.advice import advice_for
+from nongshu.errors import NongshuError
 
 log = logging.getLogger(__name__)
 
 
-def _rules() -> Any:
+def read_operations_log(path: Path) -> pd.DataFrame | None:
+    """The farm-operations CSV (``inputs/<region>/operations/operations.csv``) or None when absent/unreadable."""
+    if not path.is_file():
+        return None
+    from geodata.readers.tables import read_operations
+
     try:
-        from models import advice as rules
-    except ImportError:
+        return read_operations(path)
+    except NongshuError as err:
+        log.warning("advice without the operations log: %s", err)
         return None
-    return rules
 
 
-def advice_for_alert(alert: dict[str, Any], lang: str) -> dict[str, Any] | None:
-    """``{"key", "lang", "title", "text", "actions"}`` for one alert, or None when no rule matches."""
-    rules = _rules()
-    if rules is None or not hasattr(rules, "advice_for"):
-        return None
-    func = rules.advice_for
-    params = inspect.signature(func).parameters
-    kwargs: dict[str, Any] = {}
-    for name in ("hazard", "crop", "stage", "level", "colour", "lang", "risk", "triggers", "key", "advice_key", "alert"):
-        if name not in params:
-            continue
-        if name == "lang":
-            kwargs[name] = lang
-        elif name in ("key", "advice_key"):
-            kwargs[name] = alert.get("advice_key")
-        elif name == "alert":
-            kwargs[name] = alert
-        else:
-            kwargs[name] = alert.get(name)
+def advice_for_alert(alert: dict[str, Any], lang: str, operations: pd.DataFrame | None = None) -> dict[str, Any] | None:
+    """``{"key", "lang", "actions": [{"action", "text", "suppressed"}]}`` for one alert; None without a rule.
+
+    Each action is one concrete step in ``lang``; a withheld action (``suppressed``)
+    carries the note saying why (e.g. the field is still protected by a spray).
+    """
     try:
-        result = func(**kwargs)
-    except (KeyError, ValueError, LookupError) as err:
-        log.info("no advice for %s: %s", alert.get("advice_key"), err)
+        items = advice_for(alert, operations, lang=lang)
+    except NongshuError as err:
+        log.info("no advice for alert %s: %s", alert.get("id"), err)
         return None
-    return _shape(result, alert, lang)
-
-
-def _shape(result: Any, alert: dict[str, Any], lang: str) -> dict[str, Any] | None:
-    if result is None:
+    if not items:
         return None
-    if hasattr(result, "model_dump"):
-        result = result.model_dump()
-    elif hasattr(result, "__dataclass_fields__"):
-        from dataclasses import asdict
+    return {
+        "key": items[0].rule,
+        "lang": items[0].lang,
+        "actions": [{"action": a.action, "text": a.text, "suppressed": a.suppressed} for a in items],
+    }
 
-        result = asdict(result)
-    if isinstance(result, str):
-        return {"key": alert.get("advice_key"), "lang": lang, "title": None, "text": result, "actions": []}
-    if isinstance(result, dict):
-        text = result.get("text") or result.get("summary") or result.get(lang) or ""
-        actions = result.get("actions") or result.get("steps") or []
-        if isinstance(text, dict):
-            text = text.get(lang) or next(iter(text.values()), "")
-        return {
-            "key": result.get("key") or alert.get("advice_key"),
-            "lang": lang,
-            "title": result.get("title") if not isinstance(result.get("title"), dict) else result["title"].get(lang),
-            "text": str(text),
-            "actions": [str(a) for a in actions] if isinstance(actions, list) else [str(actions)],
-        }
-    return {"key": alert.get("advice_key"), "lang": lang, "title": None, "text": str(result), "actions": []}
+
+def advice_text(advice: dict[str, Any] | None) -> str | None:
+    """The advice as plain text, one action per line (CAP ``instruction``)."""
+    if not advice:
+        return None
+    return "\n".join(a["text"] for a in advice["actions"])

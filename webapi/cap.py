@@ -18,23 +18,14 @@ from typing import Any
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from models.alerts import COLOURS, HAZARD_INFO, LEVEL_NAMES, cap_info
+
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CAP_MEDIA_TYPE = "application/cap+xml"
 CHINA_TZ = timezone(timedelta(hours=8))
 
-SEVERITY = {1: "Minor", 2: "Moderate", 3: "Severe", 4: "Extreme"}
-CATEGORY = {"drought": "Met", "frost": "Met", "heat": "Met", "waterlogging": "Met", "pest": "Env", "disease": "Env"}
-EVENT = {
-    "drought": ("农业干旱", "Agricultural drought"),
-    "frost": ("低温冻害", "Frost"),
-    "heat": ("高温热害", "Heat stress"),
-    "waterlogging": ("渍涝", "Waterlogging"),
-    "pest": ("虫害", "Pest outbreak"),
-    "disease": ("病害", "Crop disease"),
-}
-COLOUR = {1: ("蓝色", "blue"), 2: ("黄色", "yellow"), 3: ("橙色", "orange"), 4: ("红色", "red")}
-LANGS = (("zh-CN", "zh", 0), ("en", "en", 1))
+LANGS = ("zh", "en")
 
 def cap_time(moment: datetime) -> str:
     """CAP dateTime: ``YYYY-MM-DDThh:mm:ss+hh:mm`` (the schema forbids ``Z`` and fractions)."""
@@ -51,14 +42,14 @@ def _day(text: str | None, end: bool = False) -> datetime | None:
     return datetime.combine(d, time(23, 59, 59) if end else time(0, 0, 0), tzinfo=CHINA_TZ)
 
 
-def urgency(valid_from: str | None, valid_to: str | None, now: datetime) -> str:
-    """Past when expired, Future when not yet valid, else Expected."""
+def urgency(valid_from: str | None, valid_to: str | None, now: datetime, current: str = "Expected") -> str:
+    """``Past`` when expired, ``Future`` when not yet valid, else ``current`` (the model's urgency)."""
     start, stop = _day(valid_from), _day(valid_to, end=True)
     if stop is not None and now > stop:
         return "Past"
     if start is not None and now < start:
         return "Future"
-    return "Expected"
+    return current
 
 
 def cap_polygons(geometry: BaseGeometry | None, tolerance: float = 1e-4) -> list[str]:
@@ -91,8 +82,7 @@ def _sub(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
 def _info(
     root: ET.Element,
     alert: dict[str, Any],
-    lang_code: str,
-    idx: int,
+    lang: str,
     *,
     area_desc: str,
     polygons: list[str],
@@ -103,17 +93,18 @@ def _info(
 ) -> None:
     level = int(alert["level"])
     hazard = str(alert["hazard"])
-    event = EVENT.get(hazard, (hazard, hazard))[idx]
-    colour = COLOUR[level][idx]
-    info = _sub(root, "info")
-    _sub(info, "language", lang_code)
-    _sub(info, "category", CATEGORY.get(hazard, "Met"))
-    _sub(info, "event", event)
-    _sub(info, "responseType", "Prepare")
-    _sub(info, "urgency", urgency(alert.get("valid_from"), alert.get("valid_to"), now))
-    _sub(info, "severity", SEVERITY[level])
+    fields = cap_info(hazard, level, lang)
+    event = HAZARD_INFO[hazard][lang]
+    colour = COLOURS[LEVEL_NAMES[level]][lang]
     risk = alert.get("risk")
-    _sub(info, "certainty", "Likely" if risk is not None and float(risk) > 0.5 else "Possible")
+    info = _sub(root, "info")
+    _sub(info, "language", fields["language"])
+    _sub(info, "category", fields["category"])
+    _sub(info, "event", fields["event"])
+    _sub(info, "responseType", "Prepare")
+    _sub(info, "urgency", urgency(alert.get("valid_from"), alert.get("valid_to"), now, fields["urgency"]))
+    _sub(info, "severity", fields["severity"])
+    _sub(info, "certainty", fields["certainty"])
     code = _sub(info, "eventCode")
     _sub(code, "valueName", "nongshu:hazard")
     _sub(code, "value", hazard)
@@ -123,11 +114,12 @@ def _info(
             _sub(info, tag, cap_time(value))
     _sub(info, "senderName", sender_name)
     target = alert.get("target_id", "")
-    if idx == 0:
-        headline = f"{area_desc}{event}{colour}预警"
-        description = f"{target}：{event}风险 {float(risk or 0):.2f}，生育期 {alert.get('stage', '')}，有效期 {alert.get('valid_from')} 至 {alert.get('valid_to')}。"
+    if lang == "zh":
+        headline = f"{area_desc} {event}{colour}"
+        description = (f"{target}：{event}风险 {float(risk or 0):.2f}，生育期 {alert.get('stage', '')}，"
+                       f"有效期 {alert.get('valid_from')} 至 {alert.get('valid_to')}。")
     else:
-        headline = f"{colour.capitalize()} {event.lower()} warning for {area_desc}"
+        headline = f"{colour}: {event.lower()} for {area_desc}"
         description = (f"{target}: {event.lower()} risk {float(risk or 0):.2f} at stage {alert.get('stage', '')}, "
                        f"valid {alert.get('valid_from')} to {alert.get('valid_to')}.")
     _sub(info, "headline", headline)
@@ -136,7 +128,7 @@ def _info(
         _sub(info, "instruction", advice_text)
     if web:
         _sub(info, "web", web)
-    for name, value in (("nongshu:level", level), ("nongshu:colour", COLOUR[level][1]), ("nongshu:risk", risk),
+    for name, value in (("nongshu:level", level), ("nongshu:colour", LEVEL_NAMES[level]), ("nongshu:risk", risk),
                         ("nongshu:crop", alert.get("crop")), ("nongshu:target", target)):
         if value is not None:
             param = _sub(info, "parameter")
@@ -176,12 +168,12 @@ def build_cap(
     if note:
         _sub(root, "note", note)
     for alert in alerts:
-        if int(alert.get("level", 0)) not in SEVERITY:
+        if int(alert.get("level", 0)) not in (1, 2, 3, 4):
             continue
         polygons = cap_polygons(geometry_of(alert))
         area_desc = f"{alert.get('target_id', '')} ({alert.get('township', '')})".strip()
-        for lang_code, lang, idx in LANGS:
-            _info(root, alert, lang_code, idx, area_desc=area_desc, polygons=polygons,
+        for lang in LANGS:
+            _info(root, alert, lang, area_desc=area_desc, polygons=polygons,
                   advice_text=advice_of(alert, lang), web=web_of(alert), sender_name=sender_name, now=now)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
 

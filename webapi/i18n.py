@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from werkzeug.datastructures import LanguageAccept
 
+from models.alerts import HAZARD_INFO
 from webapi.errors import BadRequestError
 
 LANGS = ("zh", "en")
@@ -16,8 +17,11 @@ def choose_lang(query_lang: str | None, accept: LanguageAccept) -> str:
         if lang not in LANGS:
             raise BadRequestError("unsupported language", field="lang", expected="zh or en", got=query_lang)
         return lang
-    best = accept.best_match(["zh", "zh-CN", "en", "en-US", "en-GB"], default="zh")
-    return "en" if best and best.lower().startswith("en") else "zh"
+    for value, quality in sorted(accept, key=lambda item: -item[1]):  # stable: header order on ties
+        primary = value.lower().replace("_", "-").split("-")[0]
+        if quality > 0 and primary in LANGS:
+            return primary
+    return "zh"
 
 
 #: key -> (zh, en)
@@ -78,14 +82,7 @@ CROPS: dict[str, tuple[str, str]] = {
     "highland_barley": ("青稞", "highland barley"),
 }
 
-HAZARDS: dict[str, tuple[str, str]] = {
-    "drought": ("干旱", "drought"),
-    "frost": ("低温冻害", "frost"),
-    "heat": ("高温热害", "heat"),
-    "waterlogging": ("渍涝", "waterlogging"),
-    "pest": ("虫害", "pests"),
-    "disease": ("病害", "disease"),
-}
+HAZARDS: dict[str, tuple[str, str]] = {h: (info["zh"], info["en"]) for h, info in HAZARD_INFO.items()}
 
 
 def translator(lang: str):  # noqa: ANN201 - returns a plain function for templates

@@ -1,10 +1,10 @@
 """The registry of raster layers a run can publish, with units, ranges, colours and legends.
 
 Layer names from a request are looked up in this registry and never joined into
-a path: the file name comes from the registry entry. Colours follow the China
-Meteorological Administration's four warning colours (GB/T 27962-2011 "气象灾害
-预警信号图形": blue, yellow, orange, red) for alert levels and matplotlib's
-perceptual colormaps (viridis family, RdYlGn) for continuous values.
+a path: the file name comes from the registry entry. Alert levels use the four
+national warning colours of :mod:`models.alerts` (GB/T 27962-2011: blue, yellow,
+orange, red); continuous values use matplotlib's perceptual colormaps (viridis
+family, YlOrRd, RdYlGn) as shipped by rio-tiler.
 """
 
 from __future__ import annotations
@@ -15,16 +15,21 @@ from types import MappingProxyType
 
 from rio_tiler.colormap import cmap as _cmaps
 
+from models.alerts import COLOURS, HAZARD_INFO, LEVEL_NAMES
 from webapi.errors import NotFoundError
 
-#: alert level -> (colour name, RGBA, label zh, label en); level 0 is "no alert".
+
+def _rgba(hex_colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
+    value = hex_colour.lstrip("#")
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16), alpha)
+
+
+#: alert level -> (colour name, RGBA, label zh, label en); level 0 ("no alert") is transparent.
+#: Colours and labels are the models' (:data:`models.alerts.COLOURS`, GB/T 27962-2011).
 ALERT_COLOURS: Mapping[int, tuple[str, tuple[int, int, int, int], str, str]] = MappingProxyType(
     {
-        0: ("none", (0, 0, 0, 0), "无预警", "no alert"),
-        1: ("blue", (30, 100, 220, 255), "蓝色预警", "blue alert"),
-        2: ("yellow", (250, 210, 0, 255), "黄色预警", "yellow alert"),
-        3: ("orange", (255, 130, 0, 255), "橙色预警", "orange alert"),
-        4: ("red", (220, 20, 30, 255), "红色预警", "red alert"),
+        level: (name, _rgba(COLOURS[name]["hex"], 0 if level == 0 else 255), COLOURS[name]["zh"], COLOURS[name]["en"])
+        for level, name in LEVEL_NAMES.items()
     }
 )
 
@@ -92,21 +97,14 @@ def _hex(rgba: tuple[int, ...]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgba[:3])
 
 
-_HAZARDS_ZH = {
-    "drought": "干旱",
-    "frost": "低温冻害",
-    "heat": "高温热害",
-    "waterlogging": "渍涝",
-    "pest": "虫害",
-    "disease": "病害",
-}
+_HAZARDS_ZH = {hazard: info["zh"] for hazard, info in HAZARD_INFO.items()}
 
 _LAYERS: list[Layer] = [
     Layer("alert_level", "alert_level.tif", "预警等级", "Alert level", "", 0, 4, "alert", True, ALERT_COLOURS),
     Layer("yield_t_ha", "yield_t_ha.tif", "预测产量", "Yield forecast", "t/ha", 0, 60, "viridis"),
     Layer("yield_interval_t_ha", "yield_interval_t_ha.tif", "产量预测区间宽度", "Yield 80 % interval width", "t/ha", 0, 20, "magma"),
     *[
-        Layer(f"risk_{h}", f"risk_{h}.tif", f"{zh}风险", f"{h.capitalize()} risk", "", 0, 1, "ylorrd")
+        Layer(f"risk_{h}", f"risk_{h}.tif", f"{zh}风险", f"{HAZARD_INFO[h]['en']} risk", "", 0, 1, "ylorrd")
         for h, zh in _HAZARDS_ZH.items()
     ],
     Layer("ndvi_peak", "ndvi_peak.tif", "NDVI 峰值", "Peak NDVI", "", 0, 1, "rdylgn"),

@@ -105,9 +105,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "AdviceText": {
         "type": "object",
         "nullable": True,
-        "properties": {"key": {"type": "string", "nullable": True}, "lang": {"type": "string"},
-                       "title": {"type": "string", "nullable": True}, "text": {"type": "string"},
-                       "actions": {"type": "array", "items": {"type": "string"}}},
+        "required": ["key", "lang", "actions"],
+        "properties": {"key": {"type": "string"}, "lang": {"type": "string", "enum": ["zh", "en"]},
+                       "actions": {"type": "array", "items": {"type": "object", "required": ["action", "text", "suppressed"],
+                                                              "properties": {"action": {"type": "string"}, "text": {"type": "string"},
+                                                                             "suppressed": {"type": "boolean"}}}}},
     },
     "Alert": {
         "type": "object",

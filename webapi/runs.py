@@ -86,8 +86,9 @@ class Run:
 class RunStore:
     """The runs found under ``outputs_dir`` and a cache of the tables read from them."""
 
-    def __init__(self, outputs_dir: Path, cache_size: int = 64) -> None:
+    def __init__(self, outputs_dir: Path, cache_size: int = 64, inputs_dir: Path | None = None) -> None:
         self.outputs_dir = Path(outputs_dir)
+        self.inputs_dir = Path(inputs_dir) if inputs_dir is not None else self.outputs_dir.parent / "inputs"
         self._cache: LRUCache[tuple[str, str, int], Any] = LRUCache(maxsize=max(cache_size, 1))
         self._lock = threading.Lock()
 
@@ -162,6 +163,15 @@ class RunStore:
         if not path.is_file():
             return {"run_id": run.run_id, "season": run.season, "alerts": []}
         return self._cached(path, _read_json)
+
+    def operations(self, run: Run) -> pd.DataFrame | None:
+        """The region's farm-operations log (``inputs/<region>/operations/operations.csv``), if present."""
+        from webapi.advice import read_operations_log
+
+        path = self.inputs_dir / run.region / "operations" / "operations.csv"
+        if not path.is_file():
+            return None
+        return self._cached(path, read_operations_log)
 
     def layer_path(self, run: Run, layer_name: str) -> Path:
         """The COG of a registered layer in ``run``; 404 when the run does not have it."""

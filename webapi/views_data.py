@@ -17,7 +17,8 @@ def field_alerts(store: RunStore, run: Run, field_id: str, lang: str) -> list[di
     """The run's alerts for one field, worst first, each with its advice."""
     alerts = [a for a in store.alerts(run).get("alerts", []) if str(a.get("target_id")) == field_id]
     alerts.sort(key=lambda a: (-int(a.get("level", 0)), -float(a.get("risk") or 0)))
-    return [{**a, "advice": advice_for_alert(a, lang)} for a in alerts]
+    operations = store.operations(run) if alerts else None
+    return [{**a, "advice": advice_for_alert(a, lang, operations)} for a in alerts]
 
 
 def field_detail(store: RunStore, run: Run, field_id: str, lang: str) -> dict[str, Any]:

@@ -20,7 +20,8 @@ of the season year:
 * Frost: when the downscaled Tmin < the crop's critical temperature (early
   or late stage) after emergence, canopy loss ``0.10 + 0.25 K⁻¹ · (Tcrit - Tmin)``
   (max 0.9); canopy recovers 2 %/day, the yield loss (50 % of the canopy loss
-  early, 100 % from flowering) stays.
+  before flowering, 100 % during grain/tuber filling, 20 % once dev > 0.9,
+  i.e. near physiological maturity) stays.
 * Heat: each day with Tmax > heat_tmax during dev 0.4-0.8 costs 3 % per K.
 * Late blight (potato): a day is favourable when Tmin >= 10 °C and RH >= 88 %
   (Hutton criteria); severity starts at 0.2 % and grows logistically at
@@ -168,7 +169,8 @@ def simulate_season(inp: SeasonInputs, rng: np.random.Generator) -> SeasonResult
         loss = np.where(frosted, np.clip(0.10 + 0.25 * (tcrit - tmin), 0.0, 0.9), 0.0)
         frost_canopy = 1 - (1 - frost_canopy) * (1 - loss)
         frost_canopy = np.where(frosted, frost_canopy, frost_canopy * 0.98)
-        frost_yield = 1 - (1 - frost_yield) * (1 - loss * np.where(dev < 0.5, 0.5, 1.0))
+        stage_weight = np.where(dev < 0.5, 0.5, np.where(dev < 0.9, 1.0, 0.2))
+        frost_yield = 1 - (1 - frost_yield) * (1 - loss * stage_weight)
 
         # heat
         hot = emerged & (dev >= 0.4) & (dev <= 0.8) & (tmax > p["heat_tmax"])

@@ -23,7 +23,7 @@ import rasterio
 import xarray as xr
 from pyproj import Transformer
 from rasterio import features
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from rasterio.warp import Resampling, reproject, transform_bounds
 
 from geodata.cog import write_cog
@@ -490,7 +490,7 @@ def _write_acquisition(out: Path, spec: RegionSpec, transform: Any, year: int, d
     stamp = date.strftime("%Y%m%d")
     folder = out / "sentinel2" / str(year) / stamp
     folder.mkdir(parents=True, exist_ok=True)
-    t20 = transform * transform.scale(2, 2)
+    t20 = transform @ Affine.scale(2, 2)
     written, paths = [], {}
     common = {"crs": f"EPSG:{spec.epsg}", "nodata": 0, "scales": [0.0001], "offsets": [-0.1]}
     for name, dn in bands.items():

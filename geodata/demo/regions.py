@@ -75,11 +75,11 @@ class RegionSpec:
 
 
 POTATO = CropSpec("potato", 0.45, ("Qingshu 9", "Longshu 7", "Xindaping"), 4.0, 25.0, 250.0,
-                  1500.0, 4.0, 1.15, 35.0, (4, 25), 6.0, -1.5, -1.5, 29.0, 2250.0, 600.0,
+                  1750.0, 4.0, 1.15, 35.0, (4, 25), 6.0, -1.5, -1.5, 29.0, 2250.0, 600.0,
                   blight_host=True)
 SPRING_WHEAT = CropSpec("spring_wheat", 0.30, ("Dingxi 40", "Longchun 27"), 0.0, 26.0, 150.0,
                         1650.0, 4.5, 1.15, 5.0, (3, 20), 5.0, -4.0, -2.0, 32.0, 300.0, 375.0)
-MAIZE = CropSpec("maize", 0.25, ("Xianyu 335", "Zhengdan 958"), 8.0, 30.0, 90.0, 1050.0,
+MAIZE = CropSpec("maize", 0.25, ("Xianyu 335", "Zhengdan 958"), 8.0, 30.0, 90.0, 1000.0,
                  4.8, 1.20, 9.0, (4, 28), 5.0, -1.0, -1.0, 35.0, 45.0, 450.0)
 HIGHLAND_BARLEY = CropSpec("highland_barley", 0.6, ("Zangqing 2000", "Ximala 22"), 0.0, 25.0,
                            120.0, 1450.0, 4.0, 1.10, 4.5, (4, 10), 5.0, -3.0, -2.0, 30.0,

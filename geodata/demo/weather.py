@@ -20,7 +20,7 @@ Model (one regional series at the base elevation, then per 0.1° cell):
 * Season types: ``drought`` seasons scale April-September wet-day frequency by
   0.7 and rain amounts by 0.6 (~40 % of normal rain, no storms), lower RH by 8
   points and warm by +1 K; ``wet`` seasons scale frequency by 1.2 and amounts by
-  1.3 (~155 %) and cool by 0.7 K.
+  1.3 (~155 %) and cool by 0.3 K.
 * Forced events in every season year: a late-spring and an early-autumn
   radiative frost night (clear, calm, dry; cell Tmin −0.5 … −2.5 °C, DTR 17 K)
   inside a 6-day dry, clear high-pressure spell,
@@ -127,7 +127,7 @@ def generate_year(spec: RegionSpec, year: int, season_type: str, orog: np.ndarra
     elif season_type == "wet":
         p_wet = np.where(growing, np.minimum(p_wet * 1.2, 0.85), p_wet)
         mean_amount = np.where(growing, mean_amount * 1.3, mean_amount)
-        t_bias = -0.7
+        t_bias = -0.3
 
     # occurrence (Markov chain) and amounts (gamma), regional
     r = 0.3

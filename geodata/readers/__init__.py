@@ -11,8 +11,8 @@ from __future__ import annotations
 from geodata.readers.common import InputWarning
 from geodata.readers.imagery import SCL_INVALID, load_items, read_sentinel2, select_scenes
 from geodata.readers.raster import RasterInfo, check_raster, open_raster
-from geodata.readers.terrain import SOIL_PROPERTIES, read_dem, read_soil
 from geodata.readers.tables import read_operations, read_yield_history
+from geodata.readers.terrain import SOIL_PROPERTIES, read_dem, read_soil
 from geodata.readers.vector import CROPS, read_fields, read_pests, read_townships
 from geodata.readers.weather import read_station_csv, read_weather, weather_files
 

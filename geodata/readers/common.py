@@ -9,7 +9,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from geodata.errors import InputError
 #: that Chinese-locale Excel and WPS write ("ANSI" on a Chinese Windows).
 CSV_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")
 
-DateLike = str | dt.date | dt.datetime | np.datetime64 | pd.Timestamp
+DateLike: TypeAlias = str | dt.date | dt.datetime | np.datetime64 | pd.Timestamp
 
 
 class InputWarning(UserWarning):

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask.array
 import numpy as np
 import pandas as pd
 import pystac
@@ -40,7 +41,7 @@ from odc.geo.xr import xr_coords
 
 from geodata.errors import InputError
 from geodata.readers.common import DateLike, as_timestamp, check_date_range, require_file
-from geodata.readers.raster import CHUNK_PX, check_raster, open_raster
+from geodata.readers.raster import CHUNK_PX, RasterInfo, check_raster, open_raw
 
 BANDS_10M: tuple[str, ...] = ("B02", "B03", "B04", "B08")
 BANDS_20M: tuple[str, ...] = ("B11", "B12")
@@ -113,12 +114,11 @@ def _asset_path(scene: Scene, band: str, items_path: Path) -> Path:
     return href if href.is_absolute() else items_path.parent / href
 
 
-def _scale_offset(scene: Scene, band: str, path: Path) -> tuple[float, float]:
+def _scale_offset(scene: Scene, band: str, info: RasterInfo) -> tuple[float, float]:
     """Scale/offset of a band: STAC ``raster:bands``, else the GeoTIFF, else the ESA default."""
     bands = scene.item.assets[band].extra_fields.get("raster:bands") or []
     if bands and "scale" in bands[0]:
         return float(bands[0]["scale"]), float(bands[0].get("offset", 0.0))
-    info = check_raster(path, check_nodata=False)
     if info.scale != 1.0 or info.offset != 0.0:
         return info.scale, info.offset
     baseline = str(scene.item.properties.get("s2:processing_baseline", "04.00"))
@@ -134,39 +134,31 @@ def _scale_offset(scene: Scene, band: str, path: Path) -> tuple[float, float]:
 
 def _read_scene(
     scene: Scene, bands: Sequence[str], grid: GeoBox, items_path: Path, chunks: int
-) -> xr.Dataset:
-    """Reflectances and SCL of one Item on ``grid`` (lazy)."""
-    variables: dict[str, xr.DataArray] = {}
-    paths = {band: _asset_path(scene, band, items_path) for band in (*bands, "SCL")}
+) -> dict[str, dask.array.Array]:
+    """Reflectances (float32, NaN = nodata) and SCL (uint8) of one Item on ``grid``, as 2-D dask arrays."""
+    out: dict[str, dask.array.Array] = {}
     for band in bands:
-        scale, offset = _scale_offset(scene, band, paths[band])
-        dn = open_raster(paths[band], kind="continuous", grid=grid, check_nodata=False, chunks=chunks)
-        refl = (dn * np.float32(scale) + np.float32(offset)).astype("float32")
-        refl.attrs = {"units": "1", "long_name": f"{band} surface reflectance", "nodata": np.nan}
-        variables[band] = refl
-    scl = open_raster(paths["SCL"], kind="class", grid=grid, check_nodata=False, chunks=chunks)
-    scl.attrs = {"long_name": "Sentinel-2 L2A scene classification", "nodata": 0}
-    variables["scl"] = scl
-    coords = xr_coords(grid, crs_coord_name="spatial_ref")
-    return xr.Dataset(
-        {k: v.drop_vars("spatial_ref", errors="ignore").assign_coords(y=coords["y"], x=coords["x"])
-         for k, v in variables.items()}
-    ).assign_coords(spatial_ref=coords["spatial_ref"])
+        path = _asset_path(scene, band, items_path)
+        dn, info = open_raw(path, grid=grid, kind="continuous", chunks=chunks)
+        scale, offset = _scale_offset(scene, band, info)
+        values = dn.data.astype("float32") * np.float32(scale) + np.float32(offset)
+        out[band] = values if info.nodata is None else dask.array.where(dn.data == info.nodata, np.float32(np.nan), values)
+    scl, info = open_raw(_asset_path(scene, "SCL", items_path), grid=grid, kind="class", chunks=chunks)
+    out["scl"] = scl.data.astype("uint8")
+    return out
 
 
-def _mosaic(parts: Sequence[xr.Dataset], bands: Sequence[str]) -> xr.Dataset:
+def _mosaic(parts: Sequence[dict[str, dask.array.Array]]) -> dict[str, dask.array.Array]:
     """Per pixel, the first part (least cloudy) whose SCL class is valid."""
-    result = parts[0]
+    result = dict(parts[0])
     for part in parts[1:]:
         take = ~_valid(result["scl"]) & _valid(part["scl"])
-        result = xr.Dataset(
-            {name: xr.where(take, part[name], result[name], keep_attrs=True) for name in (*bands, "scl")}
-        )
+        result = {name: dask.array.where(take, part[name], result[name]) for name in result}
     return result
 
 
-def _valid(scl: xr.DataArray) -> xr.DataArray:
-    return ~scl.isin(list(SCL_INVALID))
+def _valid(scl: dask.array.Array) -> dask.array.Array:
+    return ~dask.array.isin(scl, list(SCL_INVALID))
 
 
 def read_sentinel2(
@@ -214,17 +206,25 @@ def read_sentinel2(
     for _, group in sorted(by_day.items()):
         group = sorted(group, key=lambda s: (s.cloud_cover, s.id))
         parts = [_read_scene(s, bands, grid, items_path, chunks) for s in group]
-        frames.append(_mosaic(parts, bands) if len(parts) > 1 else parts[0])
+        frames.append(_mosaic(parts) if len(parts) > 1 else parts[0])
         times.append(min(s.time for s in group))
         ids.append("+".join(s.id for s in group))
 
-    ds = xr.concat(frames, dim=pd.Index(times, name="time"), coords="minimal", compat="override", join="override")
-    ds = ds.assign_coords(item_id=("time", ids))
-    ds["valid"] = _valid(ds["scl"])
-    ds["valid"].attrs = {"long_name": f"SCL class usable (not in {list(SCL_INVALID)})"}
-    if mask:
-        for band in bands:
-            ds[band] = ds[band].where(ds["valid"])
-            ds[band].attrs = {"units": "1", "long_name": f"{band} surface reflectance", "nodata": np.nan}
-    ds.attrs = {"source": str(items_path), "platform": "Sentinel-2", "processing_level": "L2A"}
-    return ds.odc.assign_crs(grid.crs)
+    scl = dask.array.stack([f["scl"] for f in frames])
+    valid = _valid(scl)
+    dims = ("time", "y", "x")
+    variables: dict[str, tuple] = {}
+    for band in bands:
+        refl = dask.array.stack([f[band] for f in frames])
+        if mask:
+            refl = dask.array.where(valid, refl, np.float32(np.nan))
+        variables[band] = (dims, refl, {"units": "1", "long_name": f"{band} surface reflectance", "nodata": np.nan})
+    variables["scl"] = (dims, scl, {"long_name": "Sentinel-2 L2A scene classification", "nodata": 0})
+    variables["valid"] = (dims, valid, {"long_name": f"SCL class usable (not in {list(SCL_INVALID)})"})
+    coords = xr_coords(grid, crs_coord_name="spatial_ref")
+    ds = xr.Dataset(
+        variables,
+        coords={"time": ("time", pd.DatetimeIndex(times)), "item_id": ("time", ids), **coords},
+        attrs={"source": str(items_path), "platform": "Sentinel-2", "processing_level": "L2A"},
+    )
+    return ds

@@ -36,10 +36,11 @@ import rasterio.errors
 import rioxarray
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_reproject as _odc_reproject
 from rasterio.windows import Window
 
 from geodata.errors import InputError
-from geodata.grid import Kind, xr_reproject
+from geodata.grid import RESAMPLING, Kind, xr_reproject
 from geodata.readers.common import require_file
 
 #: Chunk edge of the dask arrays, pixels (a multiple of the 512 px COG tiles).
@@ -96,7 +97,7 @@ def check_raster(path: str | Path, *, band: int = 1, check_nodata: bool = True) 
                 scale=float(src.scales[band - 1] or 1.0),
                 offset=float(src.offsets[band - 1] or 0.0),
                 overviews=overviews,
-                block_shape=tuple(src.block_shapes[band - 1]),  # type: ignore[arg-type]
+                block_shape=(int(src.block_shapes[band - 1][0]), int(src.block_shapes[band - 1][1])),
             )
     except rasterio.errors.RasterioError as err:
         raise InputError(
@@ -235,9 +236,38 @@ def open_raster(
     else:
         da.attrs["nodata"] = info.nodata
     da.attrs["source"] = str(info.path)
-    da = da.rio.write_crs(info.geobox.crs.to_wkt())
+    da = da.rio.write_crs(str(info.geobox.crs))
     if grid is not None:
-        da = xr_reproject(da, grid, kind=kind, chunks=chunks)  # type: ignore[assignment]
+        da = xr_reproject(da, grid, kind=kind, chunks=chunks)
     if name is not None:
         da.name = name
     return da
+
+
+def open_raw(
+    path: str | Path,
+    *,
+    band: int = 1,
+    grid: GeoBox | None = None,
+    kind: Kind = "continuous",
+    chunks: int = CHUNK_PX,
+) -> tuple[xr.DataArray, RasterInfo]:
+    """One band's stored values (file dtype, file nodata kept) lazily, on ``grid`` if given.
+
+    The lean path for readers that stack many files (imagery): no scaling, no
+    masking, no float conversion; reprojection honours the file's nodata
+    (bilinear for continuous data, nearest for classes). Returns the array and
+    the :class:`RasterInfo` (scale, offset, nodata) for the caller to apply.
+    """
+    info = check_raster(path, band=band, check_nodata=False)
+    da = rioxarray.open_rasterio(
+        info.path, chunks={"y": chunks, "x": chunks}, lock=False, masked=False, cache=False
+    )
+    assert isinstance(da, xr.DataArray)
+    da = da.isel(band=band - 1, drop=True)
+    if grid is not None and info.geobox != grid:
+        fill = info.nodata if info.nodata is not None else 0
+        da = _odc_reproject(
+            da, grid, resampling=RESAMPLING[kind], src_nodata=info.nodata, dst_nodata=fill, chunks=(chunks, chunks)
+        )
+    return da, info

@@ -115,6 +115,7 @@ def write_s2_item_dir(
     scl_value: int = 4,
     drop: dict[str, str] | None = None,
     with_raster_bands: bool = True,
+    file_scales: bool = True,
     baseline: str = "05.10",
     tile: str = "48SUD",
     extra_items: Sequence[dict] = (),
@@ -144,8 +145,8 @@ def write_s2_item_dir(
                     asset["raster:bands"] = [{"nodata": 0, "data_type": "uint8"}]
             else:
                 arr = np.full((n, n), dn[band], dtype="uint16")
-                write_tif(folder / f"{band}.tif", arr, res=20.0 if twenty else 10.0,
-                          block=32, overviews=(2,), scales=(0.0001,), offsets=(-0.1,))
+                write_tif(folder / f"{band}.tif", arr, res=20.0 if twenty else 10.0, block=32, overviews=(2,),
+                          scales=(0.0001,) if file_scales else None, offsets=(-0.1,) if file_scales else None)
                 asset = {"href": f"{date[:4]}/{ymd}/{band}.tif", "type": "image/tiff; application=geotiff",
                          "roles": ["data"], "eo:bands": [{"name": band}]}
                 if with_raster_bands:

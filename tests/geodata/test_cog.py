@@ -94,7 +94,8 @@ def test_failure_inside_dask_computation_keeps_previous_file(tmp_path: Path) -> 
     def explode(block: np.ndarray) -> np.ndarray:
         raise ValueError("sensor failure")
 
-    bad = da.zeros((300, 300), chunks=100, dtype=np.float32).map_blocks(explode)
+    bad = da.zeros((300, 300), chunks=100, dtype=np.float32).map_blocks(
+        explode, meta=np.array((), dtype=np.float32))
     with pytest.raises(ValueError, match="sensor failure"):
         write_cog(path, bad, crs=32648, transform=TRANSFORM, nodata=None)
     assert path.read_bytes() == before

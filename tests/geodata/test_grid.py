@@ -20,6 +20,7 @@ from odc.geo.xr import xr_coords, xr_zeros
 from geodata.errors import InputError
 from geodata.grid import aligned_bounds, analysis_grid, utm_crs_for, xr_reproject
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"

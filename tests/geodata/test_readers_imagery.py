@@ -15,6 +15,7 @@ import pytest
 from geodata.errors import InputError
 from geodata.readers.imagery import read_sentinel2
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"
@@ -55,11 +56,20 @@ def test_reflectance_on_10m_grid_lazy(s2: Path) -> None:
     assert ds["item_id"].values[0] == "S2A_MSIL2A_20250501_48SUD"
 
 
-def test_offset_default_from_processing_baseline(tmp_path: Path) -> None:
+def test_scale_offset_from_geotiff(tmp_path: Path) -> None:
     """Without raster:bands the scale/offset come from the GeoTIFF (0.0001, -0.1)."""
     items = bad.write_s2_item_dir(tmp_path, ["2025-06-01"], dn=DN, with_raster_bands=False)
     ds = read_sentinel2(items, bands=["B04"])
     assert float(ds["B04"].mean()) == pytest.approx(0.15, abs=1e-6)
+
+
+@pytest.mark.parametrize("baseline, expected", [("05.10", 0.15), ("04.00", 0.15), ("03.01", 0.25)])
+def test_offset_default_from_processing_baseline(tmp_path: Path, baseline: str, expected: float) -> None:
+    """Neither STAC nor file give a scale: DN / 10000, minus 0.1 from baseline 04.00 on (DN 2500)."""
+    items = bad.write_s2_item_dir(tmp_path, ["2025-06-01"], dn=DN, with_raster_bands=False,
+                                  file_scales=False, baseline=baseline)
+    ds = read_sentinel2(items, bands=["B04"])
+    assert float(ds["B04"].mean()) == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize("scl_class, valid", [(4, True), (5, True), (3, False), (8, False), (9, False), (10, False)])

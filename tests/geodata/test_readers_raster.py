@@ -16,6 +16,7 @@ from geodata.grid import analysis_grid
 from geodata.readers.raster import check_raster, open_raster
 from geodata.readers.terrain import read_dem, read_soil
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"

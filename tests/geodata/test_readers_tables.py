@@ -13,6 +13,7 @@ from geodata.errors import InputError
 from geodata.readers.common import decode_text
 from geodata.readers.tables import read_operations, read_yield_history
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"

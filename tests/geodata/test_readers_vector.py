@@ -18,6 +18,7 @@ from geodata.errors import InputError
 from geodata.readers.common import InputWarning
 from geodata.readers.vector import read_fields, read_pests, read_townships
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"

@@ -15,6 +15,7 @@ import xarray as xr
 from geodata.errors import InputError
 from geodata.readers.weather import read_station_csv, read_weather, weather_files
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"

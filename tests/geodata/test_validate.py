@@ -17,6 +17,7 @@ from shapely.geometry import box
 from geodata.validate import validate_command, validate_inputs
 from nongshu.cli import main
 
+
 def _load_bad_inputs() -> ModuleType:
     """Import the sibling ``bad_inputs.py`` (works under ``--import-mode=importlib``)."""
     name = "tests_geodata_bad_inputs"
@@ -122,3 +123,26 @@ def test_command_missing_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(validate_command, [str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "input directory not found" in result.output
+
+
+@pytest.mark.slow
+def test_demo_region_is_valid_and_readable(demo_region: Path) -> None:
+    """The generated demo region passes validation and reads lazily onto one analysis grid."""
+    from geodata.grid import analysis_grid
+    from geodata.readers import read_fields, read_sentinel2, read_weather
+
+    report = validate_inputs(demo_region)
+    assert report.errors == [], report.errors
+    fields = read_fields(demo_region / "fields" / "fields.gpkg")
+    items = read_sentinel2(demo_region / "sentinel2" / "items.json", bands=["B04", "B08"], end="2024-06-30")
+    assert items.time.values.max() <= np.datetime64("2024-06-30T23:59:59")
+    grid = analysis_grid(fields, imagery=items.odc.geobox)
+    assert grid.crs == items.odc.crs
+    # aligned: the grid's pixel edges are the imagery's
+    offset = (grid.affine.c - items.odc.geobox.affine.c) / 10
+    assert offset == pytest.approx(round(offset))
+    red = items["B04"].isel(time=-1).values
+    assert np.nanmin(red) >= -0.1 and np.nanmax(red) <= 1.6  # L2A reflectance after the -0.1 offset
+    weather = read_weather(demo_region / "weather", end="2024-06-30")
+    assert str(weather.time.values[-1])[:10] == "2024-06-30"
+    assert 180 < float(weather["tasmin"].isel(time=-1).mean()) < 340

@@ -37,7 +37,7 @@ def make_yield_table(seed: int = 3, n_fields: int = 48, seasons=range(2017, 2024
     base = {"potato": 25.0, "spring_wheat": 4.5}
     fields = pd.DataFrame({
         "field_id": [f"DX-{i:06d}" for i in range(n_fields)],
-        "crop": ["potato" if i % 2 == 0 else "spring_wheat" for i in range(n_fields)],
+        "crop": ["potato" if (i // 6) % 2 == 0 else "spring_wheat" for i in range(n_fields)],
         "cooperative_id": [f"C{i % 6:02d}" for i in range(n_fields)],
         "soil": rng.uniform(0, 1, n_fields),
     })

@@ -100,51 +100,157 @@ def t(day: int, hour: int = 9) -> datetime:
 
 @pytest.fixture()
 def actors(store: TraceStore) -> Actors:
-    coop = store.create_organisation(gln=gln(1), name="Anding Potato Cooperative", role="cooperative",
-                                     public_name="安定区马铃薯合作社", business_contact="0932-8000001",
-                                     contact_phone="13800138000", id_number="620102198001011234",
-                                     address="安定区某村12号")
-    coop2 = store.create_organisation(gln=gln(2), name="Lintao Cooperative", role="cooperative",
-                                      contact_phone="13900139000")
+    return make_actors(store)
+
+
+def make_actors(store: TraceStore) -> Actors:
+    """Organisations (with personal data seeded for the privacy tests), products and locations."""
+    coop = store.create_organisation(
+        gln=gln(1),
+        name="Anding Potato Cooperative",
+        role="cooperative",
+        public_name="安定区马铃薯合作社",
+        business_contact="0932-8000001",
+        contact_phone="13800138000",
+        id_number="620102198001011234",
+        address="安定区某村12号",
+    )
+    coop2 = store.create_organisation(
+        gln=gln(2), name="Lintao Cooperative", role="cooperative", contact_phone="13900139000"
+    )
     processor = store.create_organisation(gln=gln(3), name="Dingxi Washing Plant", role="processor")
     logistics = store.create_organisation(gln=gln(4), name="Gansu Cold Chain", role="logistics")
     retailer = store.create_organisation(gln=gln(5), name="Lanzhou Fresh Market", role="retailer")
     retailer2 = store.create_organisation(gln=gln(6), name="Xi'an Grocer", role="retailer")
-    inspector = store.create_organisation(gln=gln(7), name="County Inspection Station", role="inspector")
+    inspector = store.create_organisation(
+        gln=gln(7), name="County Inspection Station", role="inspector"
+    )
     bureau = store.create_organisation(gln=gln(8), name="Anding Agriculture Bureau", role="bureau")
-    store.register_product(gtin=POTATO, name="马铃薯 (fresh potato)", crop="potato", variety="Longshu 7")
-    store.register_product(gtin=WASHED, name="净菜马铃薯 (washed potato)", crop="potato", variety="Longshu 7")
-    field_a = store.register_location(uri=location_uri(gln(1), "DX-000001"), kind="field", name="Field DX-000001",
-                                       organisation_gln=gln(1), field_id="DX-000001", township="Fengxiang",
-                                       cooperative_id="C01", cooperative_name="安定区马铃薯合作社", crop="potato")
-    field_b = store.register_location(uri=location_uri(gln(2), "DX-000002"), kind="field", name="Field DX-000002",
-                                      organisation_gln=gln(2), field_id="DX-000002", township="Xigongyi",
-                                      cooperative_id="C02", cooperative_name="Lintao Cooperative", crop="potato")
-    packhouse = store.register_location(uri=location_uri(gln(3)), kind="packhouse", name="Dingxi Washing Plant",
-                                        organisation_gln=gln(3))
-    lab = store.register_location(uri=location_uri(gln(7)), kind="lab", name="County Lab", organisation_gln=gln(7))
-    shop = store.register_location(uri=location_uri(gln(5)), kind="shop", name="Lanzhou Fresh Market, Chengguan",
-                                   organisation_gln=gln(5))
-    shop2 = store.register_location(uri=location_uri(gln(6)), kind="shop", name="Xi'an Grocer, Yanta",
-                                    organisation_gln=gln(6))
-    return Actors(coop, coop2, processor, logistics, retailer, retailer2, inspector, bureau,
-                  field_a, field_b, packhouse, lab, shop, shop2)
+    store.register_product(
+        gtin=POTATO, name="马铃薯 (fresh potato)", crop="potato", variety="Longshu 7"
+    )
+    store.register_product(
+        gtin=WASHED, name="净菜马铃薯 (washed potato)", crop="potato", variety="Longshu 7"
+    )
+    field_a = store.register_location(
+        uri=location_uri(gln(1), "DX-000001"),
+        kind="field",
+        name="Field DX-000001",
+        organisation_gln=gln(1),
+        field_id="DX-000001",
+        township="Fengxiang",
+        cooperative_id="C01",
+        cooperative_name="安定区马铃薯合作社",
+        crop="potato",
+    )
+    field_b = store.register_location(
+        uri=location_uri(gln(2), "DX-000002"),
+        kind="field",
+        name="Field DX-000002",
+        organisation_gln=gln(2),
+        field_id="DX-000002",
+        township="Xigongyi",
+        cooperative_id="C02",
+        cooperative_name="Lintao Cooperative",
+        crop="potato",
+    )
+    packhouse = store.register_location(
+        uri=location_uri(gln(3)),
+        kind="packhouse",
+        name="Dingxi Washing Plant",
+        organisation_gln=gln(3),
+    )
+    lab = store.register_location(
+        uri=location_uri(gln(7)), kind="lab", name="County Lab", organisation_gln=gln(7)
+    )
+    shop = store.register_location(
+        uri=location_uri(gln(5)),
+        kind="shop",
+        name="Lanzhou Fresh Market, Chengguan",
+        organisation_gln=gln(5),
+    )
+    shop2 = store.register_location(
+        uri=location_uri(gln(6)), kind="shop", name="Xi'an Grocer, Yanta", organisation_gln=gln(6)
+    )
+    return Actors(
+        coop,
+        coop2,
+        processor,
+        logistics,
+        retailer,
+        retailer2,
+        inspector,
+        bureau,
+        field_a,
+        field_b,
+        packhouse,
+        lab,
+        shop,
+        shop2,
+    )
 
 
-def harvest(store: TraceStore, a: Actors, lot: str, *, kg: float = 1000.0, day: int = 0, field: str = "A",
-            operations: list | None = None) -> None:
-    coop, loc, fid = (a.coop, a.field_a, "DX-000001") if field == "A" else (a.coop2, a.field_b, "DX-000002")
-    store.record_event(coop, builders.harvest_event(
-        gtin=POTATO, lot=lot, quantity_kg=kg, when=t(day), field_location=loc, field_id=fid, crop="potato",
-        variety="Longshu 7", grower_gln=coop.gln, operations=operations or []))
+def harvest(
+    store: TraceStore,
+    a: Actors,
+    lot: str,
+    *,
+    kg: float = 1000.0,
+    day: int = 0,
+    field: str = "A",
+    operations: list | None = None,
+) -> None:
+    coop, loc, fid = (
+        (a.coop, a.field_a, "DX-000001") if field == "A" else (a.coop2, a.field_b, "DX-000002")
+    )
+    store.record_event(
+        coop,
+        builders.harvest_event(
+            gtin=POTATO,
+            lot=lot,
+            quantity_kg=kg,
+            when=t(day),
+            field_location=loc,
+            field_id=fid,
+            crop="potato",
+            variety="Longshu 7",
+            grower_gln=coop.gln,
+            operations=operations or [],
+        ),
+    )
 
 
-def ship(store: TraceStore, sender: Principal, receiver: Principal, gtin: str, lot: str, day: int,
-         location: str) -> None:
-    store.record_event(sender, builders.shipping_event(gtin=gtin, lot=lot, when=t(day, 10), location=location,
-                                                       source_gln=sender.gln, destination_gln=receiver.gln))
-    store.record_event(receiver, builders.receiving_event(gtin=gtin, lot=lot, when=t(day, 16), location=location,
-                                                          source_gln=sender.gln, destination_gln=receiver.gln))
+def ship(
+    store: TraceStore,
+    sender: Principal,
+    receiver: Principal,
+    gtin: str,
+    lot: str,
+    day: int,
+    location: str,
+) -> None:
+    store.record_event(
+        sender,
+        builders.shipping_event(
+            gtin=gtin,
+            lot=lot,
+            when=t(day, 10),
+            location=location,
+            source_gln=sender.gln,
+            destination_gln=receiver.gln,
+        ),
+    )
+    store.record_event(
+        receiver,
+        builders.receiving_event(
+            gtin=gtin,
+            lot=lot,
+            when=t(day, 16),
+            location=location,
+            source_gln=sender.gln,
+            destination_gln=receiver.gln,
+        ),
+    )
 
 
 SUBSTANCE = builders.NONGSHU_NS + "substance/organophosphate-carbamate"
@@ -152,19 +258,45 @@ SUBSTANCE = builders.NONGSHU_NS + "substance/organophosphate-carbamate"
 
 @pytest.fixture()
 def demo_chain(store: TraceStore, actors: Actors) -> Actors:
+    return make_demo_chain(store, actors)
+
+
+def make_demo_chain(store: TraceStore, a: Actors) -> Actors:
     """harvest -> inspection -> washing/sorting into a new lot -> packing -> shipping -> receiving -> sale."""
-    a = actors
     harvest(store, a, "H-001", kg=1000.0)
-    store.record_event(a.inspector, builders.inspection_event(
-        gtin=POTATO, lot="H-001", when=t(1), location=a.lab, conformant=True,
-        results=[{"substance": SUBSTANCE, "value": 12.5, "uom": "P1"}]))
+    store.record_event(
+        a.inspector,
+        builders.inspection_event(
+            gtin=POTATO,
+            lot="H-001",
+            when=t(1),
+            location=a.lab,
+            conformant=True,
+            results=[{"substance": SUBSTANCE, "value": 12.5, "uom": "P1"}],
+        ),
+    )
     ship(store, a.coop, a.processor, POTATO, "H-001", 2, a.packhouse)
-    store.record_event(a.processor, builders.transformation_event(
-        inputs=[(POTATO, "H-001", 1000.0)], outputs=[(WASHED, "W-001", 970.0)], when=t(3), location=a.packhouse,
-        process="washing_sorting"))
-    store.record_event(a.processor, builders.packing_event(
-        sscc=with_check_digit("06901234000000001"), lots=[(WASHED, "W-001", 970.0)], when=t(3, 14),
-        location=a.packhouse))
+    store.record_event(
+        a.processor,
+        builders.transformation_event(
+            inputs=[(POTATO, "H-001", 1000.0)],
+            outputs=[(WASHED, "W-001", 970.0)],
+            when=t(3),
+            location=a.packhouse,
+            process="washing_sorting",
+        ),
+    )
+    store.record_event(
+        a.processor,
+        builders.packing_event(
+            sscc=with_check_digit("06901234000000001"),
+            lots=[(WASHED, "W-001", 970.0)],
+            when=t(3, 14),
+            location=a.packhouse,
+        ),
+    )
     ship(store, a.processor, a.retailer, WASHED, "W-001", 4, a.shop)
-    store.record_event(a.retailer, builders.retail_sale_event(gtin=WASHED, lot="W-001", when=t(5), location=a.shop))
+    store.record_event(
+        a.retailer, builders.retail_sale_event(gtin=WASHED, lot="W-001", when=t(5), location=a.shop)
+    )
     return a

@@ -28,8 +28,12 @@ def test_digital_link_percent_encoding_and_order() -> None:
     uri = build_digital_link("4006381333931", "AB/12%", "S1", resolver="https://trace.example.cn/")
     assert uri == "https://trace.example.cn/01/04006381333931/10/AB%2F12%25/21/S1"
     link = parse_digital_link(uri)
-    assert (link.gtin, link.lot, link.serial, link.resolver) == ("04006381333931", "AB/12%", "S1",
-                                                                 "https://trace.example.cn")
+    assert (link.gtin, link.lot, link.serial, link.resolver) == (
+        "04006381333931",
+        "AB/12%",
+        "S1",
+        "https://trace.example.cn",
+    )
     with pytest.raises(IdentifierError, match="order"):
         parse_digital_link("https://id.gs1.org/01/04006381333931/21/S1/10/L1")
     with pytest.raises(IdentifierError, match="check digit"):
@@ -73,3 +77,14 @@ def test_merkle_every_proof_verifies_and_tampering_fails(size: int) -> None:
         proof = merkle.inclusion_proof(i, leaves)
         assert merkle.verify_inclusion(i, size, leaves[i], proof, root)
         assert not merkle.verify_inclusion(i, size, merkle.leaf_hash(b"x"), proof, root)
+
+
+def test_compact_frontier_gives_the_same_root_as_the_full_tree() -> None:
+    frontier: list[tuple[int, bytes]] = []
+    leaves = []
+    for i in range(40):
+        leaf = merkle.leaf_hash(str(i).encode())
+        leaves.append(leaf)
+        frontier = merkle.frontier_append(frontier, leaf)
+        assert merkle.frontier_root(frontier) == merkle.root_hash(leaves)
+        assert sum(size for size, _ in frontier) == i + 1

@@ -28,32 +28,53 @@ def test_invalid_gtin_and_unknown_lot(store: TraceStore, actors) -> None:
     with pytest.raises(UnknownLotError):
         store.verify_lot(POTATO, "NOPE")
     with pytest.raises(UnknownLotError):
-        store.record_event(actors.inspector, builders.inspection_event(
-            gtin=POTATO, lot="NOPE", when=t(1), location=actors.lab, results=[], conformant=True))
+        store.record_event(
+            actors.inspector,
+            builders.inspection_event(
+                gtin=POTATO, lot="NOPE", when=t(1), location=actors.lab, results=[], conformant=True
+            ),
+        )
 
 
 def test_event_before_harvest_and_after_sale(store: TraceStore, demo_chain) -> None:
     a = demo_chain
     with pytest.raises(EventRuleError, match="before the lot's harvest"):
-        store.record_event(a.inspector, builders.inspection_event(
-            gtin=POTATO, lot="H-001", when=t(-1), location=a.lab, results=[], conformant=True))
+        store.record_event(
+            a.inspector,
+            builders.inspection_event(
+                gtin=POTATO, lot="H-001", when=t(-1), location=a.lab, results=[], conformant=True
+            ),
+        )
     with pytest.raises(EventRuleError, match="after the lot's sale"):
-        store.record_event(a.retailer, builders.retail_sale_event(gtin=WASHED, lot="W-001", when=t(6),
-                                                                  location=a.shop))
+        store.record_event(
+            a.retailer,
+            builders.retail_sale_event(gtin=WASHED, lot="W-001", when=t(6), location=a.shop),
+        )
 
 
 def test_shipping_a_lot_one_does_not_hold(store: TraceStore, actors) -> None:
     harvest(store, actors, "H-010")
     with pytest.raises(PermissionDeniedError, match="custody"):
-        store.record_event(actors.processor, builders.shipping_event(
-            gtin=POTATO, lot="H-010", when=t(1), location=actors.packhouse, source_gln=actors.processor.gln,
-            destination_gln=actors.retailer.gln))
+        store.record_event(
+            actors.processor,
+            builders.shipping_event(
+                gtin=POTATO,
+                lot="H-010",
+                when=t(1),
+                location=actors.packhouse,
+                source_gln=actors.processor.gln,
+                destination_gln=actors.retailer.gln,
+            ),
+        )
     assert store.lot(POTATO, "H-010")["status"] == "active"
 
 
-def test_duplicate_event_id_is_idempotent_and_a_different_event_is_refused(store: TraceStore, actors) -> None:
-    event = builders.inspection_event(gtin=POTATO, lot="H-011", when=t(1), location=actors.lab, results=[],
-                                      conformant=True)
+def test_duplicate_event_id_is_idempotent_and_a_different_event_is_refused(
+    store: TraceStore, actors
+) -> None:
+    event = builders.inspection_event(
+        gtin=POTATO, lot="H-011", when=t(1), location=actors.lab, results=[], conformant=True
+    )
     harvest(store, actors, "H-011")
     event["eventID"] = "urn:uuid:6f1c3a3e-1111-4c1d-9a35-0a0a0a0a0a0a"
     first = store.record_event(actors.inspector, dict(event))
@@ -70,9 +91,16 @@ def test_unbalanced_transformation_is_refused(store: TraceStore, actors) -> None
     harvest(store, actors, "H-012", kg=1000)
     ship(store, actors.coop, actors.processor, POTATO, "H-012", 1, actors.packhouse)
     with pytest.raises(EventRuleError, match="do not balance"):
-        store.record_event(actors.processor, builders.transformation_event(
-            inputs=[(POTATO, "H-012", 1000.0)], outputs=[(WASHED, "W-012", 1200.0)], when=t(2),
-            location=actors.packhouse, process="washing"))
+        store.record_event(
+            actors.processor,
+            builders.transformation_event(
+                inputs=[(POTATO, "H-012", 1000.0)],
+                outputs=[(WASHED, "W-012", 1200.0)],
+                when=t(2),
+                location=actors.packhouse,
+                process="washing",
+            ),
+        )
     assert store.lot(POTATO, "H-012")["status"] == "active"
     with pytest.raises(UnknownLotError):
         store.lot(WASHED, "W-012")
@@ -94,16 +122,35 @@ def test_api_keys_hashed_revocable_and_roles(store: TraceStore, actors) -> None:
         store.authenticate(key)
     harvest(store, actors, "H-013")
     with pytest.raises(PermissionDeniedError, match="growers and cooperatives"):
-        store.record_event(actors.retailer, builders.harvest_event(
-            gtin=POTATO, lot="H-014", quantity_kg=1, when=t(0), field_location=actors.field_a, field_id="DX-000001",
-            crop="potato", variety=None, grower_gln=actors.coop.gln))
+        store.record_event(
+            actors.retailer,
+            builders.harvest_event(
+                gtin=POTATO,
+                lot="H-014",
+                quantity_kg=1,
+                when=t(0),
+                field_location=actors.field_a,
+                field_id="DX-000001",
+                crop="potato",
+                variety=None,
+                grower_gln=actors.coop.gln,
+            ),
+        )
 
 
 def test_concurrent_receiving_exactly_one_wins(store_url: str, store: TraceStore, actors) -> None:
     harvest(store, actors, "H-020")
-    store.record_event(actors.coop, builders.shipping_event(
-        gtin=POTATO, lot="H-020", when=t(1), location=actors.field_a, source_gln=actors.coop.gln,
-        destination_gln=actors.processor.gln))
+    store.record_event(
+        actors.coop,
+        builders.shipping_event(
+            gtin=POTATO,
+            lot="H-020",
+            when=t(1),
+            location=actors.field_a,
+            source_gln=actors.coop.gln,
+            destination_gln=actors.processor.gln,
+        ),
+    )
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
@@ -111,9 +158,17 @@ def test_concurrent_receiving_exactly_one_wins(store_url: str, store: TraceStore
         other = TraceStore.open(store_url)
         try:
             barrier.wait()
-            other.record_event(who, builders.receiving_event(
-                gtin=POTATO, lot="H-020", when=t(1, 15), location=actors.packhouse, source_gln=actors.coop.gln,
-                destination_gln=who.gln))
+            other.record_event(
+                who,
+                builders.receiving_event(
+                    gtin=POTATO,
+                    lot="H-020",
+                    when=t(1, 15),
+                    location=actors.packhouse,
+                    source_gln=actors.coop.gln,
+                    destination_gln=who.gln,
+                ),
+            )
             outcomes.append("ok")
         except PermissionDeniedError:
             outcomes.append("refused")
@@ -121,7 +176,9 @@ def test_concurrent_receiving_exactly_one_wins(store_url: str, store: TraceStore
             other.close()
 
     # The shipment names the processor; the retailer races it with a receipt of its own.
-    threads = [threading.Thread(target=receive, args=(p,)) for p in (actors.processor, actors.retailer)]
+    threads = [
+        threading.Thread(target=receive, args=(p,)) for p in (actors.processor, actors.retailer)
+    ]
     for th in threads:
         th.start()
     for th in threads:
@@ -130,11 +187,21 @@ def test_concurrent_receiving_exactly_one_wins(store_url: str, store: TraceStore
     assert store.lot(POTATO, "H-020")["custodian_gln"] == actors.processor.gln
 
 
-def test_concurrent_double_receipt_by_the_addressee(store_url: str, store: TraceStore, actors) -> None:
+def test_concurrent_double_receipt_by_the_addressee(
+    store_url: str, store: TraceStore, actors
+) -> None:
     harvest(store, actors, "H-021")
-    store.record_event(actors.coop, builders.shipping_event(
-        gtin=POTATO, lot="H-021", when=t(1), location=actors.field_a, source_gln=actors.coop.gln,
-        destination_gln=actors.processor.gln))
+    store.record_event(
+        actors.coop,
+        builders.shipping_event(
+            gtin=POTATO,
+            lot="H-021",
+            when=t(1),
+            location=actors.field_a,
+            source_gln=actors.coop.gln,
+            destination_gln=actors.processor.gln,
+        ),
+    )
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
@@ -142,9 +209,17 @@ def test_concurrent_double_receipt_by_the_addressee(store_url: str, store: Trace
         other = TraceStore.open(store_url)
         try:
             barrier.wait()
-            other.record_event(actors.processor, builders.receiving_event(
-                gtin=POTATO, lot="H-021", when=t(1, hour), location=actors.packhouse, source_gln=actors.coop.gln,
-                destination_gln=actors.processor.gln))
+            other.record_event(
+                actors.processor,
+                builders.receiving_event(
+                    gtin=POTATO,
+                    lot="H-021",
+                    when=t(1, hour),
+                    location=actors.packhouse,
+                    source_gln=actors.coop.gln,
+                    destination_gln=actors.processor.gln,
+                ),
+            )
             outcomes.append("ok")
         except PermissionDeniedError:
             outcomes.append("refused")

@@ -10,14 +10,29 @@ from traceability.store import TraceStore
 
 from .conftest import POTATO, WASHED, harvest, ship, t
 
-EVENT_COLUMNS = ["event_id", "event_hash", "event_type", "biz_step", "event_time", "recorded_at", "document",
-                 "signature", "log_index"]
+EVENT_COLUMNS = [
+    "event_id",
+    "event_hash",
+    "event_type",
+    "biz_step",
+    "event_time",
+    "recorded_at",
+    "document",
+    "signature",
+    "log_index",
+]
 
 
 def _event_row(store: TraceStore, biz_step: str) -> dict:
     with store.engine.connect() as conn:
-        return dict(conn.execute(text("SELECT * FROM events WHERE biz_step = :s ORDER BY seq LIMIT 1"),
-                                 {"s": biz_step}).mappings().one())
+        return dict(
+            conn.execute(
+                text("SELECT * FROM events WHERE biz_step = :s ORDER BY seq LIMIT 1"),
+                {"s": biz_step},
+            )
+            .mappings()
+            .one()
+        )
 
 
 def _flip(value):
@@ -28,19 +43,22 @@ def _flip(value):
     i = len(text_value) // 2
     c = text_value[i]
     repl = "0" if c != "0" else "1"
-    return text_value[:i] + repl + text_value[i + 1:]
+    return text_value[:i] + repl + text_value[i + 1 :]
 
 
 @pytest.mark.parametrize("column", EVENT_COLUMNS)
-def test_changing_any_stored_event_byte_breaks_verify_at_that_event(store: TraceStore, demo_chain,
-                                                                     column: str) -> None:
+def test_changing_any_stored_event_byte_breaks_verify_at_that_event(
+    store: TraceStore, demo_chain, column: str
+) -> None:
     assert store.verify_lot(WASHED, "W-001").ok
     row = _event_row(store, "inspecting")
     with store.engine.begin() as conn:
         if store.engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        conn.execute(text(f"UPDATE events SET {column} = :v WHERE seq = :seq"),
-                     {"v": _flip(row[column]), "seq": row["seq"]})
+        conn.execute(
+            text(f"UPDATE events SET {column} = :v WHERE seq = :seq"),
+            {"v": _flip(row[column]), "seq": row["seq"]},
+        )
     report = store.verify_lot(WASHED, "W-001")
     assert not report.ok
     assert report.first_broken is not None
@@ -51,8 +69,10 @@ def test_changing_any_stored_event_byte_breaks_verify_at_that_event(store: Trace
 def test_document_value_edit_is_pinpointed(store: TraceStore, demo_chain) -> None:
     row = _event_row(store, "inspecting")
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE events SET document = :d WHERE seq = :s"),
-                     {"d": row["document"].replace('"value":12.5', '"value":0.5'), "s": row["seq"]})
+        conn.execute(
+            text("UPDATE events SET document = :d WHERE seq = :s"),
+            {"d": row["document"].replace('"value":12.5', '"value":0.5'), "s": row["seq"]},
+        )
     report = store.verify_lot(WASHED, "W-001")
     assert report.first_broken.event_id == row["event_id"]
     assert "does not match its hash" in report.first_broken.reason
@@ -69,8 +89,10 @@ def test_deleting_or_reordering_chain_links_and_log_leaves(store: TraceStore, de
 def test_log_leaf_edit_is_detected(store: TraceStore, demo_chain) -> None:
     row = _event_row(store, "shipping")
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE log_leaves SET leaf_hash = :h WHERE event_seq = :s"),
-                     {"h": "ab" * 32, "s": row["seq"]})
+        conn.execute(
+            text("UPDATE log_leaves SET leaf_hash = :h WHERE event_seq = :s"),
+            {"h": "ab" * 32, "s": row["seq"]},
+        )
     report = store.verify_lot(WASHED, "W-001")
     assert not report.ok
     assert any("checkpoint" in p for p in report.problems)
@@ -85,24 +107,47 @@ def mix_and_split(store: TraceStore, actors):
     harvest(store, a, "H-B", kg=400, field="B")
     ship(store, a.coop, a.processor, POTATO, "H-A", 1, a.packhouse)
     ship(store, a.coop2, a.processor, POTATO, "H-B", 1, a.packhouse)
-    store.record_event(a.processor, builders.transformation_event(
-        inputs=[(POTATO, "H-A", 600), (POTATO, "H-B", 400)], outputs=[(WASHED, "M-1", 990)], when=t(2),
-        location=a.packhouse, process="mixing"))
-    store.record_event(a.processor, builders.transformation_event(
-        inputs=[(WASHED, "M-1", 990)], outputs=[(WASHED, "S-1", 500), (WASHED, "S-2", 490)], when=t(3),
-        location=a.packhouse, process="splitting"))
+    store.record_event(
+        a.processor,
+        builders.transformation_event(
+            inputs=[(POTATO, "H-A", 600), (POTATO, "H-B", 400)],
+            outputs=[(WASHED, "M-1", 990)],
+            when=t(2),
+            location=a.packhouse,
+            process="mixing",
+        ),
+    )
+    store.record_event(
+        a.processor,
+        builders.transformation_event(
+            inputs=[(WASHED, "M-1", 990)],
+            outputs=[(WASHED, "S-1", 500), (WASHED, "S-2", 490)],
+            when=t(3),
+            location=a.packhouse,
+            process="splitting",
+        ),
+    )
     ship(store, a.processor, a.retailer, WASHED, "S-1", 4, a.shop)
     ship(store, a.processor, a.retailer2, WASHED, "S-2", 4, a.shop2)
-    store.record_event(a.retailer, builders.retail_sale_event(gtin=WASHED, lot="S-1", when=t(5), location=a.shop))
+    store.record_event(
+        a.retailer, builders.retail_sale_event(gtin=WASHED, lot="S-1", when=t(5), location=a.shop)
+    )
     return a
 
 
 def test_backward_and_forward_traces(store: TraceStore, mix_and_split) -> None:
     assert store.trace_backward(WASHED, "S-2")["fields"] == ["DX-000001", "DX-000002"]
-    assert store.trace_backward(WASHED, "S-2")["lots"] == [(POTATO, "H-A"), (POTATO, "H-B"), (WASHED, "M-1")]
+    assert store.trace_backward(WASHED, "S-2")["lots"] == [
+        (POTATO, "H-A"),
+        (POTATO, "H-B"),
+        (WASHED, "M-1"),
+    ]
     fwd = store.trace_field("DX-000002")
     assert fwd["lots"] == [(POTATO, "H-B"), (WASHED, "M-1"), (WASHED, "S-1"), (WASHED, "S-2")]
-    assert [s["name"] for s in fwd["shops"]] == ["Lanzhou Fresh Market, Chengguan", "Xi'an Grocer, Yanta"]
+    assert [s["name"] for s in fwd["shops"]] == [
+        "Lanzhou Fresh Market, Chengguan",
+        "Xi'an Grocer, Yanta",
+    ]
     only_s1 = store.trace_forward(WASHED, "S-1")
     assert only_s1["lots"] == [(WASHED, "S-1")]
     assert [s["name"] for s in only_s1["shops"]] == ["Lanzhou Fresh Market, Chengguan"]
@@ -114,9 +159,22 @@ def test_backward_and_forward_traces(store: TraceStore, mix_and_split) -> None:
 def test_non_conformant_inspection_forward_and_recall(store: TraceStore, mix_and_split) -> None:
     a = mix_and_split
     # H-B was consumed by the mix; a late lab result on it still traces forward.
-    result = store.record_event(a.inspector, builders.inspection_event(
-        gtin=WASHED, lot="S-2", when=t(4, 20), location=a.lab, conformant=False,
-        results=[{"substance": builders.NONGSHU_NS + "substance/organophosphate-carbamate", "value": 62.0}]))
+    result = store.record_event(
+        a.inspector,
+        builders.inspection_event(
+            gtin=WASHED,
+            lot="S-2",
+            when=t(4, 20),
+            location=a.lab,
+            conformant=False,
+            results=[
+                {
+                    "substance": builders.NONGSHU_NS + "substance/organophosphate-carbamate",
+                    "value": 62.0,
+                }
+            ],
+        ),
+    )
     assert store.trace_inspection(result.event_id)["lots"] == [(WASHED, "S-2")]
     recall = store.recall(a.bureau, WASHED, "M-1", reason="residue above GB 2763 limit", when=t(6))
     assert recall["lots"] == [(WASHED, "M-1"), (WASHED, "S-1"), (WASHED, "S-2")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_api import assert_problem  # type: ignore[import-not-found]
 from webdata import COOP_NAMES, EVIL, RUN  # type: ignore[import-not-found]
 

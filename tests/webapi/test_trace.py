@@ -6,7 +6,6 @@ import json
 
 import jsonschema
 import pytest
-
 from test_api import assert_problem  # type: ignore[import-not-found]
 from webdata import EVIL, gln, t  # type: ignore[import-not-found]
 

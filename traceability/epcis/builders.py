@@ -12,7 +12,7 @@ namespace declared in :data:`CONTEXT`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from traceability.epcis.hashing import EPCIS_CONTEXT
@@ -27,7 +27,9 @@ CERTIFICATE_BASES = ("quality_control", "own_test", "commissioned_test")
 
 def _time(when: datetime) -> tuple[str, str]:
     if when.tzinfo is None:
-        raise EventRuleError("event time must carry a time zone", field="eventTime", got=when.isoformat())
+        raise EventRuleError(
+            "event time must carry a time zone", field="eventTime", got=when.isoformat()
+        )
     offset = when.utcoffset()
     assert offset is not None
     minutes = int(offset.total_seconds() // 60)
@@ -56,9 +58,16 @@ def _ops_ilmd(operations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for op in operations:
         if op["operation"] not in ("fertilising", "spraying", "irrigation", "sowing"):
             continue
-        item: dict[str, Any] = {"nongshu:operation": op["operation"],
-                                "nongshu:date": op["date"].isoformat() if isinstance(op["date"], date) else op["date"]}
-        for key, name in (("product", "product"), ("active_ingredient", "activeIngredient"), ("dose", "dose"), ("unit", "unit")):
+        item: dict[str, Any] = {
+            "nongshu:operation": op["operation"],
+            "nongshu:date": op["date"].isoformat() if isinstance(op["date"], date) else op["date"],
+        }
+        for key, name in (
+            ("product", "product"),
+            ("active_ingredient", "activeIngredient"),
+            ("dose", "dose"),
+            ("unit", "unit"),
+        ):
             if op.get(key) not in (None, ""):
                 item[f"nongshu:{name}"] = op[key]
         out.append(item)
@@ -66,8 +75,17 @@ def _ops_ilmd(operations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def harvest_event(
-    *, gtin: str, lot: str, quantity_kg: float, when: datetime, field_location: str, field_id: str,
-    crop: str, variety: str | None, grower_gln: str, operations: Iterable[Mapping[str, Any]] = (),
+    *,
+    gtin: str,
+    lot: str,
+    quantity_kg: float,
+    when: datetime,
+    field_location: str,
+    field_id: str,
+    crop: str,
+    variety: str | None,
+    grower_gln: str,
+    operations: Iterable[Mapping[str, Any]] = (),
     certificate_basis: str = "quality_control",
 ) -> dict[str, Any]:
     """Harvest: ObjectEvent ADD ``commissioning`` at the field, ILMD with the season's operations.
@@ -75,8 +93,12 @@ def harvest_event(
     Operator names in the operations log are personal data and are not copied.
     """
     if certificate_basis not in CERTIFICATE_BASES:
-        raise EventRuleError("unknown certificate basis", field="certificate_basis",
-                             expected=" / ".join(CERTIFICATE_BASES), got=certificate_basis)
+        raise EventRuleError(
+            "unknown certificate basis",
+            field="certificate_basis",
+            expected=" / ".join(CERTIFICATE_BASES),
+            got=certificate_basis,
+        )
     ilmd = {
         "nongshu:harvestDate": when.date().isoformat(),
         "nongshu:crop": crop,
@@ -88,14 +110,27 @@ def harvest_event(
     if variety:
         ilmd["nongshu:variety"] = variety
     return _base(
-        "ObjectEvent", when, action="ADD", epcList=[], quantityList=[_qty(gtin, lot, quantity_kg)],
-        bizStep="commissioning", disposition="active", readPoint={"id": field_location},
-        bizLocation={"id": field_location}, ilmd=ilmd,
+        "ObjectEvent",
+        when,
+        action="ADD",
+        epcList=[],
+        quantityList=[_qty(gtin, lot, quantity_kg)],
+        bizStep="commissioning",
+        disposition="active",
+        readPoint={"id": field_location},
+        bizLocation={"id": field_location},
+        ilmd=ilmd,
     )
 
 
 def inspection_event(
-    *, gtin: str, lot: str, when: datetime, location: str, results: Sequence[Mapping[str, Any]], conformant: bool,
+    *,
+    gtin: str,
+    lot: str,
+    when: datetime,
+    location: str,
+    results: Sequence[Mapping[str, Any]],
+    conformant: bool,
     method: str | None = None,
 ) -> dict[str, Any]:
     """Inspection: ObjectEvent OBSERVE ``inspecting`` with residue results in ``sensorElementList``.
@@ -104,89 +139,172 @@ def inspection_event(
     for the GB 2763 rapid enzyme-inhibition test the value is the inhibition rate in percent (``P1``).
     """
     reports = [
-        {"type": "MassConcentration" if r.get("uom", "P1") != "P1" else "Dimensionless",
-         "chemicalSubstance": r["substance"], "value": float(r["value"]), "uom": r.get("uom", "P1")}
+        {
+            "type": "MassConcentration" if r.get("uom", "P1") != "P1" else "Dimensionless",
+            "chemicalSubstance": r["substance"],
+            "value": float(r["value"]),
+            "uom": r.get("uom", "P1"),
+        }
         for r in results
     ]
     metadata: dict[str, Any] = {"time": _time(when)[0]}
     if method:
         metadata["bizRules"] = method
     return _base(
-        "ObjectEvent", when, action="OBSERVE", epcList=[], quantityList=[_qty(gtin, lot, None)],
-        bizStep="inspecting", disposition="conformant" if conformant else "non_conformant",
-        readPoint={"id": location}, bizLocation={"id": location},
-        sensorElementList=[{"sensorMetadata": metadata, "sensorReport": reports}] if reports else None,
+        "ObjectEvent",
+        when,
+        action="OBSERVE",
+        epcList=[],
+        quantityList=[_qty(gtin, lot, None)],
+        bizStep="inspecting",
+        disposition="conformant" if conformant else "non_conformant",
+        readPoint={"id": location},
+        bizLocation={"id": location},
+        sensorElementList=[{"sensorMetadata": metadata, "sensorReport": reports}]
+        if reports
+        else None,
     )
 
 
 def transformation_event(
-    *, inputs: Sequence[tuple[str, str, float]], outputs: Sequence[tuple[str, str, float]], when: datetime,
-    location: str, process: str, certificate_basis: str = "quality_control",
+    *,
+    inputs: Sequence[tuple[str, str, float]],
+    outputs: Sequence[tuple[str, str, float]],
+    when: datetime,
+    location: str,
+    process: str,
+    certificate_basis: str = "quality_control",
 ) -> dict[str, Any]:
     """Processing (washing, sorting, cutting, mixing, splitting): TransformationEvent; ``(gtin, lot, kg)``."""
     return _base(
-        "TransformationEvent", when,
+        "TransformationEvent",
+        when,
         inputQuantityList=[_qty(g, lot, kg) for g, lot, kg in inputs],
         outputQuantityList=[_qty(g, lot, kg) for g, lot, kg in outputs],
-        bizStep="commissioning", disposition="active", readPoint={"id": location}, bizLocation={"id": location},
+        bizStep="commissioning",
+        disposition="active",
+        readPoint={"id": location},
+        bizLocation={"id": location},
         ilmd={"nongshu:process": process, "nongshu:certificateBasis": certificate_basis},
     )
 
 
-def packing_event(*, sscc: str, lots: Sequence[tuple[str, str, float | None]], when: datetime, location: str) -> dict[str, Any]:
+def packing_event(
+    *, sscc: str, lots: Sequence[tuple[str, str, float | None]], when: datetime, location: str
+) -> dict[str, Any]:
     """Packing onto a logistic unit: AggregationEvent ADD ``packing`` (parent = SSCC)."""
     return _base(
-        "AggregationEvent", when, parentID=sscc_uri(sscc), childEPCs=[],
-        childQuantityList=[_qty(g, lot, kg) for g, lot, kg in lots], action="ADD", bizStep="packing",
-        disposition="in_progress", readPoint={"id": location}, bizLocation={"id": location},
+        "AggregationEvent",
+        when,
+        parentID=sscc_uri(sscc),
+        childEPCs=[],
+        childQuantityList=[_qty(g, lot, kg) for g, lot, kg in lots],
+        action="ADD",
+        bizStep="packing",
+        disposition="in_progress",
+        readPoint={"id": location},
+        bizLocation={"id": location},
     )
 
 
-def _transfer(step: str, disposition: str, *, gtin: str, lot: str, when: datetime, location: str,
-              source_gln: str | None = None, destination_gln: str | None = None) -> dict[str, Any]:
+def _transfer(
+    step: str,
+    disposition: str,
+    *,
+    gtin: str,
+    lot: str,
+    when: datetime,
+    location: str,
+    source_gln: str | None = None,
+    destination_gln: str | None = None,
+) -> dict[str, Any]:
     return _base(
-        "ObjectEvent", when, action="OBSERVE", epcList=[], quantityList=[_qty(gtin, lot, None)], bizStep=step,
-        disposition=disposition, readPoint={"id": location},
+        "ObjectEvent",
+        when,
+        action="OBSERVE",
+        epcList=[],
+        quantityList=[_qty(gtin, lot, None)],
+        bizStep=step,
+        disposition=disposition,
+        readPoint={"id": location},
         bizLocation={"id": location} if step != "shipping" else None,
-        sourceList=[{"type": "owning_party", "source": party_uri(source_gln)}] if source_gln else None,
-        destinationList=[{"type": "owning_party", "destination": party_uri(destination_gln)}] if destination_gln else None,
+        sourceList=[{"type": "owning_party", "source": party_uri(source_gln)}]
+        if source_gln
+        else None,
+        destinationList=[{"type": "owning_party", "destination": party_uri(destination_gln)}]
+        if destination_gln
+        else None,
     )
 
 
-def shipping_event(*, gtin: str, lot: str, when: datetime, location: str, source_gln: str, destination_gln: str) -> dict[str, Any]:
+def shipping_event(
+    *, gtin: str, lot: str, when: datetime, location: str, source_gln: str, destination_gln: str
+) -> dict[str, Any]:
     """Shipping to another organisation: ObjectEvent OBSERVE ``shipping``, disposition ``in_transit``."""
-    return _transfer("shipping", "in_transit", gtin=gtin, lot=lot, when=when, location=location,
-                     source_gln=source_gln, destination_gln=destination_gln)
+    return _transfer(
+        "shipping",
+        "in_transit",
+        gtin=gtin,
+        lot=lot,
+        when=when,
+        location=location,
+        source_gln=source_gln,
+        destination_gln=destination_gln,
+    )
 
 
-def receiving_event(*, gtin: str, lot: str, when: datetime, location: str, source_gln: str, destination_gln: str) -> dict[str, Any]:
+def receiving_event(
+    *, gtin: str, lot: str, when: datetime, location: str, source_gln: str, destination_gln: str
+) -> dict[str, Any]:
     """Receiving: ObjectEvent OBSERVE ``receiving``, disposition ``in_progress``; receiver becomes custodian."""
-    return _transfer("receiving", "in_progress", gtin=gtin, lot=lot, when=when, location=location,
-                     source_gln=source_gln, destination_gln=destination_gln)
+    return _transfer(
+        "receiving",
+        "in_progress",
+        gtin=gtin,
+        lot=lot,
+        when=when,
+        location=location,
+        source_gln=source_gln,
+        destination_gln=destination_gln,
+    )
 
 
 def retail_sale_event(*, gtin: str, lot: str, when: datetime, location: str) -> dict[str, Any]:
     """Retail sale of the lot at a shop: ObjectEvent OBSERVE ``retail_selling``, ``retail_sold``."""
-    return _transfer("retail_selling", "retail_sold", gtin=gtin, lot=lot, when=when, location=location)
+    return _transfer(
+        "retail_selling", "retail_sold", gtin=gtin, lot=lot, when=when, location=location
+    )
 
 
-def recall_event(*, gtin: str, lot: str, when: datetime, location: str | None, reason: str) -> dict[str, Any]:
+def recall_event(
+    *, gtin: str, lot: str, when: datetime, location: str | None, reason: str
+) -> dict[str, Any]:
     """Recall: ObjectEvent OBSERVE ``holding`` with disposition ``recalled`` and the reason."""
     event = _base(
-        "ObjectEvent", when, action="OBSERVE", epcList=[], quantityList=[_qty(gtin, lot, None)], bizStep="holding",
-        disposition="recalled", readPoint={"id": location} if location else None,
+        "ObjectEvent",
+        when,
+        action="OBSERVE",
+        epcList=[],
+        quantityList=[_qty(gtin, lot, None)],
+        bizStep="holding",
+        disposition="recalled",
+        readPoint={"id": location} if location else None,
     )
     event["nongshu:recallReason"] = reason
     return event
 
 
-def document(events: Sequence[Mapping[str, Any]], *, created: datetime | None = None) -> dict[str, Any]:
+def document(
+    events: Sequence[Mapping[str, Any]], *, created: datetime | None = None
+) -> dict[str, Any]:
     """An EPCIS 2.0 JSON-LD document carrying ``events``."""
-    created = created or datetime.now(timezone.utc)
+    created = created or datetime.now(UTC)
     return {
         "@context": CONTEXT,
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
-        "creationDate": created.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "creationDate": created.astimezone(UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
         "epcisBody": {"eventList": [dict(e) for e in events]},
     }

@@ -30,7 +30,9 @@ _reference_loader = jsonld.get_document_loader()
 def _offline_loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
     if url not in _OFFLINE_CONTEXTS:
         raise jsonld.JsonLdError(
-            f"remote JSON-LD context {url!r} is not fetched", "jsonld.LoadDocumentError", code="loading document failed"
+            f"remote JSON-LD context {url!r} is not fetched",
+            "jsonld.LoadDocumentError",
+            code="loading document failed",
         )
     return _reference_loader(url, options or {})
 
@@ -60,7 +62,11 @@ def _ordered(value: Any) -> Any:
 
 def pre_hash_string(event: dict[str, Any], context: Any = None, *, join_by: str = "") -> str:
     """The canonical pre-hash string of one event (``context``: the enclosing document's ``@context``)."""
-    body = {k: _ordered(v) for k, v in copy.deepcopy(event).items() if k not in ("eventID", "recordTime", "@context")}
+    body = {
+        k: _ordered(v)
+        for k, v in copy.deepcopy(event).items()
+        if k not in ("eventID", "recordTime", "@context")
+    }
     # An error declaration is part of the hash; eventID and recordTime are not (CBV 2.0 §8.9.2).
     doc = {
         "@context": _context_for(event, context),
@@ -77,18 +83,26 @@ def pre_hash_string(event: dict[str, Any], context: Any = None, *, join_by: str 
             strings = hash_generator.derive_prehashes_from_events(parsed, join_by=join_by)
         except jsonld.JsonLdError as err:
             raise EpcisValidationError(
-                "cannot expand the event's JSON-LD context", field="@context",
-                expected=f"{EPCIS_CONTEXT} plus inline namespace objects", got=str(err)[:200],
+                "cannot expand the event's JSON-LD context",
+                field="@context",
+                expected=f"{EPCIS_CONTEXT} plus inline namespace objects",
+                got=str(err)[:200],
             ) from err
         except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise EpcisValidationError("cannot canonicalise the event", field="event", got=str(err)) from err
+            raise EpcisValidationError(
+                "cannot canonicalise the event", field="event", got=str(err)
+            ) from err
         finally:
             jsonld.set_document_loader(previous)
     if len(strings) != 1:
-        raise EpcisValidationError("cannot canonicalise the event", field="event", expected="an EPCIS 2.0 event")
+        raise EpcisValidationError(
+            "cannot canonicalise the event", field="event", expected="an EPCIS 2.0 event"
+        )
     return strings[0]
 
 
 def event_hash(event: dict[str, Any], context: Any = None) -> str:
     """``ni:///sha-256;<hex>?ver=CBV2.0`` of one EPCIS event."""
-    return hash_generator.calculate_hashes_from_pre_hashes([pre_hash_string(event, context)], "sha256")[0]
+    return hash_generator.calculate_hashes_from_pre_hashes(
+        [pre_hash_string(event, context)], "sha256"
+    )[0]

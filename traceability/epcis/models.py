@@ -13,6 +13,7 @@ JSON path of the offending value (``$.epcisBody.eventList[2].eventTime``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -28,20 +29,84 @@ from pydantic import (
 
 from traceability.errors import EpcisValidationError
 
-BIZ_STEPS = (
-    "accepting arriving assembling collecting commissioning consigning creating_class_instance cycle_counting "
-    "decommissioning departing destroying disassembling dispensing encoding entering_exiting holding inspecting "
-    "installing killing loading other packing picking receiving removing repackaging repairing replacing reserving "
-    "retail_selling shipping staging_outbound stock_taking stocking storing transporting unloading unpacking "
-    "void_shipping sensor_reporting sampling"
-).split()
-DISPOSITIONS = (
-    "active container_closed damaged destroyed dispensed disposed encoded expired in_progress in_transit inactive "
-    "no_pedigree_match non_sellable_other partially_dispensed recalled reserved retail_sold returned "
-    "sellable_accessible sellable_not_accessible stolen unknown available completeness_verified completeness_inferred "
-    "conformant container_open mismatch_instance mismatch_class mismatch_quantity needs_replacement non_conformant "
-    "unavailable"
-).split()
+BIZ_STEPS = [
+    "accepting",
+    "arriving",
+    "assembling",
+    "collecting",
+    "commissioning",
+    "consigning",
+    "creating_class_instance",
+    "cycle_counting",
+    "decommissioning",
+    "departing",
+    "destroying",
+    "disassembling",
+    "dispensing",
+    "encoding",
+    "entering_exiting",
+    "holding",
+    "inspecting",
+    "installing",
+    "killing",
+    "loading",
+    "other",
+    "packing",
+    "picking",
+    "receiving",
+    "removing",
+    "repackaging",
+    "repairing",
+    "replacing",
+    "reserving",
+    "retail_selling",
+    "shipping",
+    "staging_outbound",
+    "stock_taking",
+    "stocking",
+    "storing",
+    "transporting",
+    "unloading",
+    "unpacking",
+    "void_shipping",
+    "sensor_reporting",
+    "sampling",
+]
+DISPOSITIONS = [
+    "active",
+    "container_closed",
+    "damaged",
+    "destroyed",
+    "dispensed",
+    "disposed",
+    "encoded",
+    "expired",
+    "in_progress",
+    "in_transit",
+    "inactive",
+    "no_pedigree_match",
+    "non_sellable_other",
+    "partially_dispensed",
+    "recalled",
+    "reserved",
+    "retail_sold",
+    "returned",
+    "sellable_accessible",
+    "sellable_not_accessible",
+    "stolen",
+    "unknown",
+    "available",
+    "completeness_verified",
+    "completeness_inferred",
+    "conformant",
+    "container_open",
+    "mismatch_instance",
+    "mismatch_class",
+    "mismatch_quantity",
+    "needs_replacement",
+    "non_conformant",
+    "unavailable",
+]
 SOURCE_DEST_TYPES = ("owning_party", "possessing_party", "location")
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
@@ -55,13 +120,15 @@ def _uri(value: str) -> str:
     return value
 
 
-def _vocab(allowed: tuple[str, ...] | list[str], what: str):  # type: ignore[no-untyped-def]
+def _vocab(allowed: tuple[str, ...] | list[str], what: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value in allowed:
             return value
         if _URI.match(value) and not _CBV_URN.match(value):
             return value
-        raise ValueError(f"expected a CBV 2.0 {what} ({', '.join(list(allowed)[:6])}, ...) or a non-CBV URI")
+        raise ValueError(
+            f"expected a CBV 2.0 {what} ({', '.join(list(allowed)[:6])}, ...) or a non-CBV URI"
+        )
 
     return check
 
@@ -75,7 +142,9 @@ def _offset(value: str) -> str:
 Uri = Annotated[str, AfterValidator(_uri)]
 BizStep = Annotated[str, AfterValidator(_vocab(BIZ_STEPS, "business step"))]
 Disposition = Annotated[str, AfterValidator(_vocab(DISPOSITIONS, "disposition"))]
-SourceDestType = Annotated[str, AfterValidator(_vocab(SOURCE_DEST_TYPES, "source/destination type"))]
+SourceDestType = Annotated[
+    str, AfterValidator(_vocab(SOURCE_DEST_TYPES, "source/destination type"))
+]
 TzOffset = Annotated[str, AfterValidator(_offset)]
 Uom = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,3}$")]
 
@@ -93,7 +162,9 @@ class _Extensible(BaseModel):
     def _extension_names(self) -> _Extensible:
         for key in self.model_extra or {}:
             if not _URI.match(key):
-                raise ValueError(f"unknown property {key!r}: extensions must be URIs such as 'example:{key}'")
+                raise ValueError(
+                    f"unknown property {key!r}: extensions must be URIs such as 'example:{key}'"
+                )
         return self
 
 
@@ -228,10 +299,12 @@ class TransformationEvent(_Event):
 
     @model_validator(mode="after")
     def _has_io(self) -> TransformationEvent:
-        ins = (self.inputEPCList or []) + (self.inputQuantityList or [])  # type: ignore[operator]
-        outs = (self.outputEPCList or []) + (self.outputQuantityList or [])  # type: ignore[operator]
+        ins = [*(self.inputEPCList or []), *(self.inputQuantityList or [])]
+        outs = [*(self.outputEPCList or []), *(self.outputQuantityList or [])]
         if not self.transformationID and not (ins and outs):
-            raise ValueError("a TransformationEvent needs inputs and outputs (or a transformationID)")
+            raise ValueError(
+                "a TransformationEvent needs inputs and outputs (or a transformationID)"
+            )
         return self
 
 
@@ -261,7 +334,9 @@ def json_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("ObjectEvent", "AggregationEvent", "TransformationEvent") or part.startswith("function-"):
+        elif part in ("ObjectEvent", "AggregationEvent", "TransformationEvent") or part.startswith(
+            "function-"
+        ):
             continue
         elif part == "context":
             path += ".@context"
@@ -273,8 +348,13 @@ def json_path(loc: tuple[int | str, ...]) -> str:
 def parse_document(data: Any, *, source: str = "EPCIS document") -> EpcisDocument:
     """Validate a decoded EPCIS 2.0 JSON document; the first error names its JSON path."""
     if not isinstance(data, dict):
-        raise EpcisValidationError("an EPCIS document is a JSON object", source=source, field="$",
-                                   expected="an object with type EPCISDocument", got=type(data).__name__)
+        raise EpcisValidationError(
+            "an EPCIS document is a JSON object",
+            source=source,
+            field="$",
+            expected="an object with type EPCISDocument",
+            got=type(data).__name__,
+        )
     try:
         return EpcisDocument.model_validate(data)
     except ValidationError as err:
@@ -285,8 +365,12 @@ def parse_document(data: Any, *, source: str = "EPCIS document") -> EpcisDocumen
             message = "unsupported event type (ObjectEvent, AggregationEvent, TransformationEvent are stored)"
         elif first["type"] == "extra_forbidden":
             message = f"unknown property {loc[-1]!r}"
-        raise EpcisValidationError(message, source=source, field=json_path(loc),
-                                   got=first.get("input") if not isinstance(first.get("input"), dict) else None) from err
+        raise EpcisValidationError(
+            message,
+            source=source,
+            field=json_path(loc),
+            got=first.get("input") if not isinstance(first.get("input"), dict) else None,
+        ) from err
 
 
 def event_datetime(value: str) -> datetime:

@@ -12,10 +12,11 @@ from flask.typing import ResponseReturnValue
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from webapi.advice import advice_for_alert
+from models.alerts import HAZARD_INFO
+from webapi.advice import advice_for_alert, advice_text
 from webapi.app import ctx
 from webapi.blueprints.api import current_run
-from webapi.cap import CAP_MEDIA_TYPE, EVENT, build_atom, build_cap
+from webapi.cap import CAP_MEDIA_TYPE, build_atom, build_cap
 from webapi.errors import BadRequestError, NotFoundError
 from webapi.fields_query import parse_level
 from webapi.layers import HAZARDS
@@ -64,12 +65,13 @@ def _geometry_lookup(run: Run):  # noqa: ANN202
     return geometry_of
 
 
-def _advice_text(alert: dict[str, Any], lang: str) -> str | None:
-    advice = advice_for_alert(alert, lang)
-    if not advice:
-        return None
-    parts = [advice.get("title") or "", advice.get("text") or "", *advice.get("actions", [])]
-    return "\n".join(p for p in parts if p)
+def _advice_lookup(run: Run):  # noqa: ANN202
+    operations = ctx().runs.operations(run)
+
+    def advice_of(alert: dict[str, Any], lang: str) -> str | None:
+        return advice_text(advice_for_alert(alert, lang, operations))
+
+    return advice_of
 
 
 def _cap_response(run: Run, alerts: list[dict[str, Any]], identifier: str) -> Response:
@@ -79,7 +81,7 @@ def _cap_response(run: Run, alerts: list[dict[str, Any]], identifier: str) -> Re
         return url_for("pages.field_page", field_id=alert.get("target_id"), run=run.name, _external=True)
 
     body = build_cap(
-        identifier, f"nongshu@{host}", alerts, geometry_of=_geometry_lookup(run), advice_of=_advice_text, web_of=web_of,
+        identifier, f"nongshu@{host}", alerts, geometry_of=_geometry_lookup(run), advice_of=_advice_lookup(run), web_of=web_of,
         note=f"run {run.name}",
     )
     return Response(body, mimetype=CAP_MEDIA_TYPE)
@@ -194,7 +196,8 @@ def alerts_atom() -> ResponseReturnValue:
     for alert in filtered_alerts(run):
         if int(alert.get("level", 0)) < 1:
             continue
-        event_zh, event_en = EVENT.get(str(alert.get("hazard")), (alert.get("hazard"), alert.get("hazard")))
+        names = HAZARD_INFO.get(str(alert.get("hazard")), {"zh": alert.get("hazard"), "en": alert.get("hazard")})
+        event_zh, event_en = names["zh"], names["en"]
         link = url_for("alerts.alert_cap", alert_id=alert["id"], run=run.name, _external=True)
         entries.append({
             "id": link,

@@ -35,7 +35,6 @@
       row.appendChild(el("span", cfg.lang === "zh" ? entry.label_zh : entry.label_en));
       box.appendChild(row);
     });
-    if (layer.unit) box.appendChild(el("small", layer.unit));
   }
 
   function selectLayer(layer) {
@@ -83,7 +82,11 @@
       d.alerts.forEach(function (a) {
         var box = el("div", null, "alert level-" + a.colour);
         box.appendChild(el("strong", (cfg.hazard_names[a.hazard] || a.hazard) + " · " + S.level + " " + a.level));
-        if (a.advice) box.appendChild(el("p", a.advice.text));
+        if (a.advice) {
+          var ul = el("ul");
+          a.advice.actions.forEach(function (act) { ul.appendChild(el("li", act.text, act.suppressed ? "withheld" : "")); });
+          box.appendChild(ul);
+        }
         card.appendChild(box);
       });
       if (!d.alerts.length) card.appendChild(el("p", S.no_alerts, "ok"));

@@ -42,7 +42,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     per_endpoint = ctx.pick(tiny=20, quick=300, full=2000)
     data = ctx.subdir("data")
     logs = ctx.subdir("logs")
-    sizes = ctx.pick(tiny=(100, 1000), quick=(1000, 10_000), full=(1000, 10_000))
+    sizes = ctx.pick(tiny=(50,), quick=(1000, 10_000), full=(1000, 10_000))
     with ctx.step("api: writing the published runs", total=len(sizes)) as step:
         for n in sizes:
             write_run(data, f"api{n}", "2026", size=512, fields=n, seed=n)

@@ -319,7 +319,8 @@ def write_cog(
             import dask.array as da
 
             target_array = array if ndim == 3 else array[np.newaxis]
-            da.store(target_array.rechunk({0: -1}).astype(out_dtype), writer, lock=True)
+            target: Any = writer  # any object with __setitem__ is a valid store target
+            da.store(target_array.rechunk({0: -1}).astype(out_dtype), target, lock=True)
         else:
             data = np.asarray(array)
             for window in iter_windows(height, width):

@@ -78,7 +78,7 @@ def _proj_code(crs: Any) -> str | None:
     return f"EPSG:{epsg}" if epsg else None
 
 
-def _nodata_json(value: float | None) -> float | str | None:
+def _nodata_json(value: float | None) -> Any:
     if value is None:
         return None
     if np.isnan(value):
@@ -133,7 +133,7 @@ def raster_item(
     try:
         with rasterio.open(path) as ds:
             bbox, geom = _footprint(ds)
-            proj = {
+            proj: dict[str, Any] = {
                 "code": _proj_code(ds.crs),
                 "wkt2": None if _proj_code(ds.crs) else ds.crs.to_wkt(),
                 "bbox": [float(v) for v in ds.bounds],

@@ -76,7 +76,8 @@ def spi(pr: xr.DataArray, months: int, cal_start: str, cal_end: str, dist: str =
     if pr.chunks is not None:
         pr = pr.chunk({"time": -1})
     out = xci.standardized_precipitation_index(
-        pr, freq="MS", window=months, dist=dist, method="APP", cal_start=cal_start, cal_end=cal_end
+        pr, freq="MS", window=months, dist=dist, method="APP", fitkwargs={"floc": 0},
+        cal_start=cal_start, cal_end=cal_end,
     )
     out.attrs["long_name"] = f"SPI-{months}"
     return out

@@ -107,6 +107,16 @@ def cap_info(hazard: str, level: int, lang: str = "zh") -> dict[str, str]:
     }
 
 
+def _missing(value: Any) -> bool:
+    """True for None/NaN/NaT scalars (pandas fills absent optional cells with NaN)."""
+    if isinstance(value, Mapping | list | tuple | np.ndarray):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
@@ -138,11 +148,12 @@ def build_alerts(
         raise ModelInputError("risk table lacks columns", source="risk table", field=",".join(sorted(missing)),
                               expected=f"columns {sorted(required)}")
     alerts = []
-    for row in risks.to_dict("records"):
-        hazard = row["hazard"]
+    for raw in risks.to_dict("records"):
+        row = {k: (None if _missing(v) else v) for k, v in raw.items()}
+        hazard = str(row["hazard"])
         _check_hazard(hazard)
         risk = row["risk"]
-        if risk is None or (isinstance(risk, float) and np.isnan(risk)):
+        if risk is None:
             continue
         level = int(risk_to_level(float(risk), hazard))
         if level < max(min_level, 1):
@@ -158,8 +169,8 @@ def build_alerts(
                 "id": f"{season}-{row['target_id']}-{hazard}",
                 "target_type": row.get("target_type") or "field",
                 "target_id": str(row["target_id"]),
-                "township": row.get("township"),
-                "cooperative_id": row.get("cooperative_id"),
+                "township": _jsonable(row.get("township")),
+                "cooperative_id": _jsonable(row.get("cooperative_id")),
                 "crop": crop,
                 "hazard": hazard,
                 "level": level,

@@ -208,8 +208,8 @@ def daily_gdd(tmin, tmax, t_base: float, t_upper: float):
     Tmin and Tmax (°C) are each clipped to [t_base, t_upper] before averaging, so a day never
     contributes more than ``t_upper - t_base``. Works on numpy, dask and xarray alike.
     """
-    lo = np.clip(tmin, t_base, t_upper)
-    hi = np.clip(tmax, t_base, t_upper)
+    lo = tmin.clip(t_base, t_upper) if hasattr(tmin, "clip") else np.clip(tmin, t_base, t_upper)
+    hi = tmax.clip(t_base, t_upper) if hasattr(tmax, "clip") else np.clip(tmax, t_base, t_upper)
     return (lo + hi) / 2.0 - t_base
 
 

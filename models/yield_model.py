@@ -151,6 +151,15 @@ def _oof_log_residuals(table: pd.DataFrame, features: Sequence[str], crops: Sequ
     return out
 
 
+def _calibration_groups(table: pd.DataFrame, preferred: str) -> np.ndarray:
+    """Groups for the out-of-fold calibration residuals: ``preferred`` (seasons) when it has two or
+    more values, else cooperatives, else fields, so residuals always come from unseen groups."""
+    for column in (preferred, "season", "cooperative_id", "field_id"):
+        if column in table.columns and table[column].nunique() >= 2:
+            return table[column].astype(str).to_numpy()
+    raise ModelInputError("intervals need at least two seasons, cooperatives or fields", field="season")
+
+
 def _fit_lead(table: pd.DataFrame, lead: str, features: Sequence[str], coverage: float,
               params: Mapping[str, Any] | None, calib_groups: str = "season", calib_splits: int = 5) -> LeadModel:
     _check_table(table, features, lead, need_target=True)
@@ -159,7 +168,7 @@ def _fit_lead(table: pd.DataFrame, lead: str, features: Sequence[str], coverage:
     y = np.log(table[TARGET].to_numpy(dtype="float64"))
     with threadpool_limits(THREADS, user_api="openmp"):
         est = _estimator(params).fit(x, y)
-    scores = _oof_log_residuals(table, features, crops, table[calib_groups].astype(str).to_numpy(), params,
+    scores = _oof_log_residuals(table, features, crops, _calibration_groups(table, calib_groups), params,
                                 calib_splits)
     return LeadModel(lead, list(features), crops, est, conformal_quantile(scores, coverage), len(table))
 
@@ -301,8 +310,6 @@ def _cv_predictions(table: pd.DataFrame, lead: str, features: Sequence[str], sch
         test_idx = np.flatnonzero(groups == g)
         train_idx = np.flatnonzero(groups != g)
         train = table.iloc[train_idx].reset_index(drop=True)
-        if train["crop"].nunique() == 0 or len(np.unique(train[group_col].astype(str))) < 2:
-            continue
         lm = _fit_lead(train, lead, features, coverage, params, calib_groups=group_col, calib_splits=3)
         test = table.iloc[test_idx]
         seen = test["crop"].astype(str).isin(lm.crops).to_numpy()
@@ -339,11 +346,11 @@ def evaluate(tables: Mapping[str, pd.DataFrame], features: Mapping[str, Sequence
             if scheme not in SCHEMES:
                 raise ModelInputError("unknown CV scheme", field="schemes", expected=f"one of {list(SCHEMES)}",
                                       got=scheme)
-            if SCHEMES[scheme] not in t.columns or t[SCHEMES[scheme]].nunique() < 3:
+            if SCHEMES[scheme] not in t.columns or t[SCHEMES[scheme]].nunique() < 2:
                 continue
             parts.append(_cv_predictions(t, lead, feats, scheme, coverage, params, ndvi_feature))
     if not parts:
-        raise ModelInputError("not enough seasons or cooperatives to cross-validate (need >= 3)", field="season")
+        raise ModelInputError("not enough seasons or cooperatives to cross-validate (need >= 2)", field="season")
     return pd.concat(parts, ignore_index=True)
 
 

@@ -50,7 +50,7 @@ def field_means(stack: da.Array, transform: Affine, geometries: Any) -> Any:
     cols = np.cumsum((0, *stack.chunks[2]))
     wkbs_d = dask.delayed(wkbs, traverse=False)
     parts = [
-        dask.delayed(_block_sums)(blocks[i, j], transform * Affine.translation(cols[j], rows[i]), wkbs_d)
+        dask.delayed(_block_sums)(blocks[i, j], transform @ Affine.translation(cols[j], rows[i]), wkbs_d)
         for i in range(blocks.shape[0])
         for j in range(blocks.shape[1])
     ]

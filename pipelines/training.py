@@ -166,8 +166,10 @@ def obtain_model(fd: Any, model_dir: Path | None, *, before_season: int, progres
         model, card = load(cache)
         return model, f"cached model trained on seasons {seasons} ({cache})", card
     tables = training_tables(fd, seasons)
-    model, card, predictions = fit(tables)
+    # cross-validation fits dozens of models: it belongs to `nongshu model evaluate`, not to every run
+    model, card, predictions = fit(tables, evaluate=False)
     card["cache_key"] = key
+    card["evaluation_note"] = "not cross-validated inside the run; see `nongshu model evaluate --inputs DIR`"
     try:
         save(cache, model, card, predictions)
         where = f"({cache})"

@@ -160,13 +160,13 @@ class Certificate(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     product_name: Mapped[str] = mapped_column(String(200))
     quantity_kg: Mapped[float | None] = mapped_column(Float)
-    origin: Mapped[str] = mapped_column(String(300))
+    origin: Mapped[str] = mapped_column(Text)
     issued_on: Mapped[str] = mapped_column(String(10))
     committing_entity: Mapped[str] = mapped_column(String(200))
     contact: Mapped[str | None] = mapped_column(String(100))
     basis: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(12), default="valid")
-    supersedes: Mapped[str | None] = mapped_column(String(300))
+    supersedes: Mapped[str | None] = mapped_column(Text)
 
 
 class Meta(Base):

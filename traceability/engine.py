@@ -27,13 +27,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin_deferred(conn: Any) -> None:
+    # Readers take no lock up front: under WAL they see a consistent snapshot beside the writer.
+    conn.exec_driver_sql("BEGIN")
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock at BEGIN so concurrent writers queue instead of failing mid-transaction.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``sqlite:///...`` or ``postgresql+psycopg://...``."""
+def create_store_engine(url: str, *, for_reading: bool = False) -> Engine:
+    """An engine for ``sqlite:///...`` or ``postgresql+psycopg://...``.
+
+    On SQLite, writers begin with ``BEGIN IMMEDIATE`` (one writer at a time, the
+    others wait up to 30 s); ``for_reading`` engines begin deferred transactions.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as err:
@@ -49,7 +58,7 @@ def create_store_engine(url: str) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin)
+            event.listen(engine, "begin", _sqlite_begin_deferred if for_reading else _sqlite_begin)
             return engine
         if parsed.get_backend_name() == "postgresql":
             return create_engine(parsed, pool_pre_ping=True)

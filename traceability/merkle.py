@@ -96,3 +96,40 @@ def frontier_root(frontier: Sequence[tuple[int, bytes]]) -> bytes:
     for _size, subtree in reversed(frontier[:-1]):
         root = node_hash(subtree, root)
     return root
+
+
+class MerkleTree:
+    """All levels of an RFC 6962 tree, for O(log n) audit paths after one O(n) build.
+
+    The RFC 6962 split (largest power of two first) gives the same tree as
+    pairing nodes level by level and carrying an unpaired last node up unchanged.
+    """
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.levels: list[list[bytes]] = [list(leaves)]
+        while len(self.levels[-1]) > 1:
+            below = self.levels[-1]
+            above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+            if len(below) % 2:
+                above.append(below[-1])
+            self.levels.append(above)
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0])
+
+    @property
+    def root(self) -> bytes:
+        return self.levels[-1][0] if self.size else hashlib.sha256(b"").digest()
+
+    def proof(self, index: int) -> list[bytes]:
+        """Audit path of leaf ``index`` (bottom to top), equal to :func:`inclusion_proof`."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} outside a tree of {self.size} leaves")
+        path = []
+        for level in self.levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            index //= 2
+        return path

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -75,6 +75,8 @@ MASS_TOLERANCE = 0.05
 #: Events may be dated at most this far in the future (clock skew between partners).
 CLOCK_SKEW = timedelta(minutes=10)
 GENESIS = "0" * 64
+#: Longest accepted eventID (the column holds 300 characters, corrections add a suffix).
+MAX_EVENT_ID = 280
 NONGSHU = builders.NONGSHU_NS
 
 
@@ -214,6 +216,11 @@ class TraceStore:
         if migrate_schema:
             migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "sqlite":
+            self._read_engine = create_store_engine(url, for_reading=True)
+        else:
+            self._read_engine = self.engine
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str) -> TraceStore:
@@ -222,6 +229,7 @@ class TraceStore:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._read_engine.dispose()
 
     def __enter__(self) -> TraceStore:
         return self
@@ -232,7 +240,7 @@ class TraceStore:
     # ------------------------------------------------------------------ sessions
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             yield session
 
     @contextmanager
@@ -257,6 +265,19 @@ class TraceStore:
     ) -> Principal:
         """Register an organisation with a new Ed25519 signing key; idempotent on ``gln``."""
         gln = normalise_gln(gln)
+        limits = {
+            "name": (name, 200),
+            "public_name": (public_name, 200),
+            "business_contact": (business_contact, 100),
+            "contact_phone": (contact_phone, 40),
+            "id_number": (id_number, 40),
+            "address": (address, 300),
+        }
+        for key, (value, limit) in limits.items():
+            if value is not None and len(value) > limit:
+                raise TraceError(
+                    "value too long", field=key, expected=f"at most {limit} characters"
+                )
         if role not in ROLES:
             raise TraceError(
                 "unknown organisation role", field="role", expected=" / ".join(ROLES), got=role
@@ -462,6 +483,22 @@ class TraceStore:
         org = self._org(s, principal.gln)
         event.setdefault("@context", context if context is not None else builders.CONTEXT)
         digest = event_hash(event)
+        for key, limit in (("eventID", MAX_EVENT_ID), ("bizStep", 200)):
+            value = event.get(key)
+            if isinstance(value, str) and len(value) > limit:
+                raise EventRuleError(
+                    f"{key} too long", field=f"$.{key}", expected=f"at most {limit} characters"
+                )
+        for key in ("readPoint", "bizLocation"):
+            where = event.get(key)
+            if (
+                isinstance(where, dict)
+                and isinstance(where.get("id"), str)
+                and len(where["id"]) > 300
+            ):
+                raise EventRuleError(
+                    f"{key} too long", field=f"$.{key}.id", expected="at most 300 characters"
+                )
         if event.get("errorDeclaration"):
             # A correction re-sends the original event (same eventID) with errorDeclaration added
             # (EPCIS 2.0 §7.4.1.2); it is stored beside the original, which is never edited.
@@ -792,6 +829,37 @@ class TraceStore:
             lots.append((row, "subject"))
         return {"lots": lots}
 
+    @staticmethod
+    def _sprayings(ops: Any) -> list[dict[str, Any]]:
+        """The spraying records of a harvest's ILMD ``nongshu:farmOperations`` list."""
+        path = "$.ilmd.nongshu:farmOperations"
+        if not isinstance(ops, list):
+            raise EventRuleError("farm operations must be a list", field=path)
+        sprays = []
+        for i, op in enumerate(ops):
+            if not isinstance(op, dict):
+                raise EventRuleError("a farm operation must be an object", field=f"{path}[{i}]")
+            if op.get("nongshu:operation") != "spraying":
+                continue
+            try:
+                applied = date.fromisoformat(str(op.get("nongshu:date")))
+            except ValueError:
+                raise EventRuleError(
+                    "not a date",
+                    field=f"{path}[{i}].nongshu:date",
+                    expected="YYYY-MM-DD",
+                    got=op.get("nongshu:date"),
+                ) from None
+            ai = op.get("nongshu:activeIngredient")
+            sprays.append(
+                {
+                    "date": applied,
+                    "product": str(op.get("nongshu:product") or ""),
+                    "active_ingredient": ai if isinstance(ai, str) else None,
+                }
+            )
+        return sprays
+
     def _apply_harvest(
         self,
         s: Session,
@@ -808,22 +876,17 @@ class TraceStore:
         ilmd = event.get("ilmd") or {}
         field_id = ilmd.get("nongshu:fieldID")
         crop = ilmd.get("nongshu:crop")
-        if not field_id or not crop:
+        if not isinstance(field_id, str) or not field_id or not isinstance(crop, str) or not crop:
             raise EventRuleError(
                 "harvest ILMD needs the field and crop",
                 field="$.ilmd",
-                expected="nongshu:fieldID and nongshu:crop",
+                expected="strings nongshu:fieldID and nongshu:crop",
             )
-        ops = ilmd.get("nongshu:farmOperations") or []
-        sprays = [
-            {
-                "date": datetime.fromisoformat(op["nongshu:date"]).date(),
-                "product": op.get("nongshu:product"),
-                "active_ingredient": op.get("nongshu:activeIngredient"),
-            }
-            for op in ops
-            if op.get("nongshu:operation") == "spraying"
-        ]
+        if len(field_id) > 60 or len(crop) > 40:
+            raise EventRuleError(
+                "field id or crop too long", field="$.ilmd", expected="<= 60 / 40 characters"
+            )
+        sprays = self._sprayings(ilmd.get("nongshu:farmOperations") or [])
         checks = [c.as_dict() for c in check_pre_harvest_intervals(sprays, when.date(), crop)]
         flagged = any(c["violated"] for c in checks)
         lots = []
@@ -1361,7 +1424,7 @@ class TraceStore:
                 "tree_size": cp.tree_size,
                 "root_hash": cp.root_hash,
                 "leaf_hash": self._leaf(ev).hex(),
-                "audit_path": [p.hex() for p in merkle.inclusion_proof(ev.log_index, leaves)],
+                "audit_path": [p.hex() for p in merkle.MerkleTree(leaves).proof(ev.log_index)],
             }
 
     def verify_lot(self, gtin: str, lot: str) -> VerifyReport:
@@ -1389,13 +1452,16 @@ class TraceStore:
                 range(len(leaves_rows))
             ) or cp.tree_size > len(leaves):
                 report.problems.append("the Merkle log has missing or reordered entries")
-            elif merkle.root_hash(leaves[: cp.tree_size]).hex() != cp.root_hash:
-                report.problems.append("the Merkle log does not match its signed checkpoint")
-            # When the log itself is damaged, inclusion proofs fail for everyone; point at the bad leaf instead.
-            prove = not report.problems
+            tree = None
+            if not report.problems:
+                tree = merkle.MerkleTree(leaves[: cp.tree_size])
+                if tree.root.hex() != cp.root_hash:
+                    report.problems.append("the Merkle log does not match its signed checkpoint")
+                    # A damaged log fails every inclusion proof; point at the bad leaf instead.
+                    tree = None
             for target in [row, *ancestors]:
                 report.lots_checked += 1
-                broken = self._verify_chain(s, target, leaves, cp, report, prove=prove)
+                broken = self._verify_chain(s, target, leaves, cp, report, tree=tree)
                 if broken and report.first_broken is None:
                     report.first_broken = broken
         return report
@@ -1408,7 +1474,7 @@ class TraceStore:
         cp: Checkpoint,
         report: VerifyReport,
         *,
-        prove: bool = True,
+        tree: merkle.MerkleTree | None = None,
     ) -> BrokenEvent | None:
         prev = GENESIS
         root = bytes.fromhex(cp.root_hash)
@@ -1454,14 +1520,10 @@ class TraceStore:
             if ev.log_index >= len(leaves) or leaves[ev.log_index] != leaf:
                 return broken("log entry does not match the event")
             if (
-                prove
+                tree is not None
                 and ev.log_index < cp.tree_size
                 and not merkle.verify_inclusion(
-                    ev.log_index,
-                    cp.tree_size,
-                    leaf,
-                    merkle.inclusion_proof(ev.log_index, leaves[: cp.tree_size]),
-                    root,
+                    ev.log_index, cp.tree_size, leaf, tree.proof(ev.log_index), root
                 )
             ):
                 return broken("event not included in the signed log checkpoint")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -39,20 +40,22 @@ class WebContext:
     tiles: TileRenderer
     limiter: RateLimiter
     trace_store: Any = None
-    _trace_error: Exception | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def get_trace_store(self) -> Any:
-        """The trace store (opened on first use from ``settings.trace_database_url``)."""
+        """The trace store (opened once, on first use, from ``settings.trace_database_url``)."""
         if self.trace_store is None:
-            from webapi.trace_adapter import open_store
+            with self._lock:
+                if self.trace_store is None:
+                    from webapi.trace_adapter import open_store
 
-            self.trace_store = open_store(self.settings)
+                    self.trace_store = open_store(self.settings)
         return self.trace_store
 
 
 def ctx() -> WebContext:
     """The :class:`WebContext` of the current app."""
-    return current_app.extensions["nongshu"]  # type: ignore[no-any-return]
+    return current_app.extensions["nongshu"]
 
 
 def create_app(

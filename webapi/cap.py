@@ -128,12 +128,15 @@ def _info(
         _sub(info, "instruction", advice_text)
     if web:
         _sub(info, "web", web)
-    for name, value in (("nongshu:level", level), ("nongshu:colour", LEVEL_NAMES[level]), ("nongshu:risk", risk),
-                        ("nongshu:crop", alert.get("crop")), ("nongshu:target", target)):
-        if value is not None:
+    parameters: list[tuple[str, Any]] = [
+        ("nongshu:level", level), ("nongshu:colour", LEVEL_NAMES[level]), ("nongshu:risk", risk),
+        ("nongshu:crop", alert.get("crop")), ("nongshu:target", target),
+    ]
+    for name, param_value in parameters:
+        if param_value is not None:
             param = _sub(info, "parameter")
             _sub(param, "valueName", name)
-            _sub(param, "value", value)
+            _sub(param, "value", param_value)
     area = _sub(info, "area")
     _sub(area, "areaDesc", area_desc)
     for poly in polygons:

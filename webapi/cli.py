@@ -19,7 +19,7 @@ from gunicorn.app.base import BaseApplication
 from nongshu.cli import get_settings
 
 
-class GunicornApp(BaseApplication):  # type: ignore[misc]
+class GunicornApp(BaseApplication):
     """Gunicorn running an app built by :func:`webapi.create_app` in each worker."""
 
     def __init__(self, app_factory: Any, options: dict[str, Any]) -> None:

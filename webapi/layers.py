@@ -58,7 +58,10 @@ class Layer:
         """The 256-entry (continuous) or per-category (categorical) RGBA table for rio-tiler."""
         if self.categorical:
             return {value: rgba for value, (_, rgba, _, _) in self.categories.items()}
-        return dict(_cmaps.get(self.colormap))
+        table = _cmaps.get(self.colormap)
+        if not isinstance(table, dict):
+            raise TypeError(f"colormap {self.colormap!r} is not a 256-entry table")
+        return {int(k): v for k, v in table.items()}
 
     def legend(self, steps: int = 5) -> list[dict[str, object]]:
         """Legend entries ``{"value", "colour", "label_zh", "label_en"}`` (colour as ``#rrggbb``)."""

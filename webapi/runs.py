@@ -134,7 +134,7 @@ class RunStore:
         key = (str(path), reader.__name__, stat.st_mtime_ns)
         with self._lock:
             if key in self._cache:
-                return self._cache[key]  # type: ignore[no-any-return]
+                return self._cache[key]
         try:
             value = reader(path)
         except (OSError, ValueError, KeyError) as err:

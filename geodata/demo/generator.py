@@ -41,7 +41,7 @@ from geodata.demo.weather import (
     radiative_index,
 )
 from geodata.errors import InputError, OutputError
-from geodata.stac import sentinel2_item, write_item_collection
+from geodata.stac import S2_OFFSET, S2_SCALE, sentinel2_item, write_item_collection
 
 GENERATOR_VERSION = "1.0.0"
 RES = 10.0
@@ -210,9 +210,11 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
 
         f_z, f_local = zonal(terrain.dem), zonal(terrain.local_mean)
         f_awc, f_soc = zonal(terrain.awc), zonal(terrain.soc)
-        f_cell = np.array([np.bincount(px_cell[field_idx == k + 1]).argmax() if counts[k] else 0
-                           for k in range(n_f)], dtype=np.int64)
         n_cells = orog.size
+        # each field's weather cell: the cell holding most of its pixels
+        pairs = np.bincount((field_idx.astype(np.int64) * n_cells + px_cell).ravel(),
+                            minlength=(n_f + 1) * n_cells).reshape(n_f + 1, n_cells)
+        f_cell = pairs[1:].argmax(axis=1).astype(np.int64)
         c_z = orog.ravel()
         crop_of = {c.name: c for c in spec.crops}
         f_crops = tuple(crop_of[c] for c in fields.crop)
@@ -236,11 +238,15 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
         season_summary = {}
         for si, y in enumerate(years):
             wy = weather[y]
-            cells = wy.tasmin.reshape(len(wy.dates), -1)
-            pick = lambda a: a.reshape(len(wy.dates), -1)[:, ent_cell] - 273.15  # noqa: E731
-            tmin_cell = cells[:, ent_cell]
-            pr = wy.pr.reshape(len(wy.dates), -1)[:, ent_cell]
-            rad = radiative_index(tmin_cell, wy.tasmax.reshape(len(wy.dates), -1)[:, ent_cell], pr)
+            ndays = len(wy.dates)
+
+            def at_entities(a: np.ndarray, ndays: int = ndays) -> np.ndarray:
+                """Daily values (days, entities) of each entity's weather cell."""
+                return a.reshape(ndays, -1)[:, ent_cell]
+
+            tmin_cell = at_entities(wy.tasmin)
+            pr = at_entities(wy.pr)
+            rad = radiative_index(tmin_cell, at_entities(wy.tasmax), pr)
             tmin = downscale_tmin(tmin_cell, ent_z[None], c_z[ent_cell][None], ent_local[None],
                                   rad) - 273.15
             lapse = -0.0065 * (ent_z - c_z[ent_cell])[None]
@@ -248,8 +254,8 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
                                      _rng(seed, 7, y).normal(0, 2))
                             for k, c in enumerate(ent_crops)])
             inp = crop_model.SeasonInputs(
-                year=y, lat=spec.lat, tmin=tmin, tmax=pick(wy.tasmax) + lapse,
-                tmean=pick(wy.tas) + lapse, pr=pr, hurs=wy.hurs.reshape(len(wy.dates), -1)[:, ent_cell],
+                year=y, lat=spec.lat, tmin=tmin, tmax=at_entities(wy.tasmax) - 273.15 + lapse,
+                tmean=at_entities(wy.tas) - 273.15 + lapse, pr=pr, hurs=at_entities(wy.hurs),
                 awc=ent_awc, soc=ent_soc,
                 irrigated=np.r_[fields.irrigated.to_numpy(), np.zeros(n_cells, bool)],
                 sow_doy=sow, crops=ent_crops, sprays_blight=np.r_[sprays, np.zeros(n_cells, bool)])
@@ -386,12 +392,14 @@ def _weather_grid(spec: RegionSpec, terrain: Terrain, transform: Any, bounds_wgs
     size = terrain.dem.shape[0]
     to_ll = Transformer.from_crs(f"EPSG:{spec.epsg}", "EPSG:4326", always_xy=True)
     cols = np.arange(size) * transform.a + transform.c + transform.a / 2
-    rows = transform.f + (np.arange(size) + 0.5) * transform.e
-    xx, yy = np.meshgrid(cols, rows)
-    lon, lat = to_ll.transform(xx, yy)
-    ci = np.clip(((lats[0] + WEATHER_RES / 2 - lat) / WEATHER_RES).astype(int), 0, nlat - 1)
-    cj = np.clip(((lon - (lons[0] - WEATHER_RES / 2)) / WEATHER_RES).astype(int), 0, nlon - 1)
-    px_cell = (ci * nlon + cj).astype(np.int32)
+    px_cell = np.empty((size, size), dtype=np.int32)
+    for r0 in range(0, size, 512):  # row blocks: bounded memory at 4096 px and more
+        rows = transform.f + (np.arange(r0, min(size, r0 + 512)) + 0.5) * transform.e
+        xx, yy = np.meshgrid(cols, rows)
+        lon, lat = to_ll.transform(xx, yy)
+        ci = np.clip(((lats[0] + WEATHER_RES / 2 - lat) / WEATHER_RES).astype(int), 0, nlat - 1)
+        cj = np.clip(((lon - (lons[0] - WEATHER_RES / 2)) / WEATHER_RES).astype(int), 0, nlon - 1)
+        px_cell[r0:r0 + len(rows)] = ci * nlon + cj
     sums = np.bincount(px_cell.ravel(), weights=terrain.dem.ravel().astype(float),
                        minlength=nlat * nlon)
     cnt = np.bincount(px_cell.ravel(), minlength=nlat * nlon)
@@ -492,13 +500,13 @@ def _write_acquisition(out: Path, spec: RegionSpec, transform: Any, year: int, d
     folder.mkdir(parents=True, exist_ok=True)
     t20 = transform @ Affine.scale(2, 2)
     written, paths = [], {}
-    common = {"crs": f"EPSG:{spec.epsg}", "nodata": 0, "scales": [0.0001], "offsets": [-0.1]}
     for name, dn in bands.items():
         is20 = name in ("B11", "B12")
         path = folder / f"{name}.tif"
         write_cog(path, to_20m(dn) if is20 else dn, transform=t20 if is20 else transform,
-                  band_descriptions=[name], tags={"BOA_ADD_OFFSET": -1000, "QUANTIFICATION_VALUE": 10000},
-                  **common)
+                  crs=f"EPSG:{spec.epsg}", nodata=0, scales=[S2_SCALE], offsets=[S2_OFFSET],
+                  band_descriptions=[name],
+                  tags={"BOA_ADD_OFFSET": -1000, "QUANTIFICATION_VALUE": 10000})
         paths[name] = path
     write_cog(folder / "SCL.tif", scl_to_20m(scl), crs=f"EPSG:{spec.epsg}", transform=t20,
               nodata=0, band_descriptions=["SCL"], overview_resampling="nearest")

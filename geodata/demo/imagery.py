@@ -60,38 +60,48 @@ def cloud_field(shape: tuple[int, int], res: float, rng: np.random.Generator) ->
 def render_scene(ndvi: np.ndarray, brightness: np.ndarray, cloud_fraction: float,
                  res: float, rng: np.random.Generator, *, swath_edge: bool
                  ) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
-    """Reflectance DNs of all bands at 10 m (uint16) and SCL at 10 m, and the cloud cover (%)."""
-    h, w = ndvi.shape
-    frac = vegetation_fraction(ndvi)[None]
-    soil = SOIL[:, None, None] * brightness[None]
-    refl = frac * CANOPY[:, None, None] + (1 - frac) * soil
-    refl += rng.normal(0, 0.004, refl.shape).astype(np.float32)
+    """Reflectance DNs of all bands at 10 m (uint16), SCL at 10 m and the cloud cover (%).
 
+    Bands are computed one at a time so that peak memory is a few full-size
+    float32 layers, whatever the number of bands.
+    """
+    h, w = ndvi.shape
+    frac = vegetation_fraction(ndvi).astype(np.float32)
     scl = np.where(ndvi > 0.3, 4, 5).astype(np.uint8)
     cover = 0.0
+    cloud = shadow = alpha = None
     if cloud_fraction > 0.005:
         field = cloud_field((h, w), res, rng)
-        thr = np.quantile(field, 1 - cloud_fraction)
+        thr = np.quantile(field[::4, ::4], 1 - cloud_fraction)
         cloud = field > thr
-        thickness = np.clip((field - thr) / 1.0, 0, 1)
-        alpha = (0.35 + 0.65 * thickness)[None]
+        thickness = np.clip(field - thr, 0, 1)
+        alpha = (0.35 + 0.65 * thickness).astype(np.float32)
         shift = int(rng.uniform(15, 40) * 10 / res)
         shadow = np.zeros_like(cloud)
         shadow[:-shift, :-shift] = cloud[shift:, shift:]
         shadow &= ~cloud
-        refl = np.where(shadow[None], refl * 0.35, refl)
-        refl = np.where(cloud[None], (1 - alpha) * refl + alpha * CLOUD[:, None, None], refl)
-        scl = np.where(shadow, 3, scl)
-        scl = np.where(cloud, np.where(thickness < 0.1, 10, np.where(thickness < 0.4, 8, 9)), scl)
+        scl[shadow] = 3
+        scl[cloud] = np.where(thickness[cloud] < 0.1, 10, np.where(thickness[cloud] < 0.4, 8, 9))
         cover = float(cloud.mean() * 100)
-    dn = np.clip(np.rint(refl * 10000 + BOA_ADD_OFFSET), 1, 65535).astype(np.uint16)
+        del field, thickness
+    outside = None
     if swath_edge:
-        yy, xx = np.mgrid[0:h, 0:w]
-        outside = (xx + rng.uniform(0.3, 0.8) * w - yy * rng.uniform(0.2, 0.6)) < w * 0.45
-        dn[:, outside] = 0
+        rows = np.arange(h, dtype=np.float32)[:, None]
+        cols = np.arange(w, dtype=np.float32)[None, :]
+        outside = (cols + rng.uniform(0.3, 0.8) * w - rows * rng.uniform(0.2, 0.6)) < w * 0.45
         scl[outside] = 0
-    bands = dict(zip(BANDS_10M + BANDS_20M, dn, strict=True))
-    return bands, scl.astype(np.uint8), cover
+    bands = {}
+    for b, name in enumerate(BANDS_10M + BANDS_20M):
+        refl = frac * CANOPY[b] + (1 - frac) * (SOIL[b] * brightness)
+        refl += rng.normal(0, 0.004, refl.shape).astype(np.float32)
+        if cloud is not None and shadow is not None and alpha is not None:
+            refl[shadow] *= 0.35
+            refl[cloud] = (1 - alpha[cloud]) * refl[cloud] + alpha[cloud] * CLOUD[b]
+        dn = np.clip(np.rint(refl * 10000 + BOA_ADD_OFFSET), 1, 65535).astype(np.uint16)
+        if outside is not None:
+            dn[outside] = 0
+        bands[name] = dn
+    return bands, scl, cover
 
 
 def to_20m(dn: np.ndarray) -> np.ndarray:

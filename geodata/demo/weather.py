@@ -22,7 +22,8 @@ Model (one regional series at the base elevation, then per 0.1° cell):
   points and warm by +1 K; ``wet`` seasons scale frequency by 1.2 and amounts by
   1.3 (~155 %) and cool by 0.3 K.
 * Forced events in every season year: a late-spring and an early-autumn
-  radiative frost night (clear, calm, dry; cell Tmin −0.5 … −2.5 °C, DTR 17 K)
+  radiative frost night (clear, calm, dry; cell Tmin −1.2 … −0.2 °C, DTR 17 K:
+  a light frost at the 0.1° scale, a hard one in the hollows)
   inside a 6-day dry, clear high-pressure spell,
   and in wet seasons (and, at random, half of the others) a 6–8 day warm humid
   spell in July–August (rain every day, RH ≥ 90 %, Tmin ≥ 11 °C) that favours
@@ -164,7 +165,7 @@ def generate_year(spec: RegionSpec, year: int, season_type: str, orog: np.ndarra
     if force_events:
         for lo, hi in (spec.frost_spring, spec.frost_autumn):
             d = int(rng.integers(lo, hi)) - 1
-            tmin_target = rng.uniform(-2.5, -0.5)
+            tmin_target = rng.uniform(-1.2, -0.2)
             dtr_d = 17.0
             dtr[d] = dtr_d
             t_mean[d] = tmin_target + dtr_d / 2
@@ -202,11 +203,11 @@ def generate_year(spec: RegionSpec, year: int, season_type: str, orog: np.ndarra
     rsds = (ra * trans / 0.0864)[:, None, None] * np.ones(orog.shape)
     hurs = np.broadcast_to(rh[:, None, None], t_cell.shape)
     tdps_c = dewpoint_from_rh(t_cell, hurs)
-    k = 273.15
+    kelvin = 273.15
     f32 = np.float32
     return WeatherYear(
-        year=year, dates=dates, tasmin=(tmin_c + k).astype(f32), tasmax=(tmax_c + k).astype(f32),
-        tas=(t_cell + k).astype(f32), pr=pr.astype(f32), hurs=np.array(hurs, dtype=f32),
-        tdps=(tdps_c + k).astype(f32), rsds=rsds.astype(f32), frost_days=tuple(frost_days),
+        year=year, dates=dates, tasmin=(tmin_c + kelvin).astype(f32),
+        tasmax=(tmax_c + kelvin).astype(f32), tas=(t_cell + kelvin).astype(f32), pr=pr.astype(f32), hurs=np.array(hurs, dtype=f32),
+        tdps=(tdps_c + kelvin).astype(f32), rsds=rsds.astype(f32), frost_days=tuple(frost_days),
         blight_spell=blight,
     )

@@ -63,10 +63,7 @@ def aggregate(ds: xr.Dataset, how: str = "max", last_days: int | None = None, di
     out = {}
     for name, da in ds.data_vars.items():
         rule = how if name == "risk" else da.attrs.get("season_aggregation", "max")
-        if rule == "sum":
-            agg = da.sum(dim, min_count=1)
-        else:
-            agg = getattr(da, rule)(dim, skipna=True)
+        agg = da.sum(dim, min_count=1) if rule == "sum" else getattr(da, rule)(dim, skipna=True)
         agg.attrs = {k: v for k, v in da.attrs.items() if k != "season_aggregation"}
         agg.attrs["cell_methods"] = f"{dim}: {rule}"
         out[name] = agg

@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from models.crops import Crop, get_crop
+from models.errors import ModelInputError
 from models.risk._common import finish, per_stage, trigger
 from models.units import to_units
 
@@ -157,13 +158,36 @@ DISEASE_OF_CROP = {"potato": "late_blight", "spring_wheat": "stripe_rust", "wint
                    "highland_barley": "stripe_rust"}
 
 
-def disease_risk(crop: str | Crop, tasmin: xr.DataArray, tasmax: xr.DataArray, tdps: xr.DataArray,
-                 stages: xr.Dataset) -> xr.Dataset:
+def dew_point_from_rh(tas: xr.DataArray, hurs: xr.DataArray) -> xr.DataArray:
+    """Dew point (°C) from mean temperature and relative humidity, inverting FAO-56 eq. 11 (Magnus/Tetens)."""
+    t = to_units(tas, "degC", "tas")
+    rh = to_units(hurs, "%", "hurs").clip(1.0, 100.0)
+    g = xr.apply_ufunc(np.log, rh / 100.0, dask="allowed") + 17.27 * t / (t + 237.3)
+    td = 237.3 * g / (17.27 - g)
+    td.attrs = {"units": "degC", "long_name": "dew point temperature from relative humidity"}
+    return td
+
+
+def disease_risk(crop: str | Crop, weather: xr.Dataset, stages: xr.Dataset) -> xr.Dataset:
     """The crop's main disease: late blight for potato, stripe rust for wheat and barley.
 
-    Crops without a disease model here (maize) get a zero risk (NaN where weather is missing).
+    ``weather`` holds daily ``tasmin``, ``tasmax`` and ``tdps`` (dew point); without ``tdps``
+    the dew point is derived from ``hurs`` and ``tas`` (or the Tmin/Tmax mean). Crops without
+    a disease model here (maize) get a zero risk (NaN where weather is missing).
     """
     c = get_crop(crop)
+    missing = [v for v in ("tasmin", "tasmax") if v not in weather]
+    if missing or ("tdps" not in weather and "hurs" not in weather):
+        raise ModelInputError("weather lacks variables for the disease models", field=",".join(missing) or "tdps",
+                              expected="tasmin, tasmax and tdps (or hurs)", got=sorted(map(str, weather.data_vars)))
+    tasmin, tasmax = weather["tasmin"], weather["tasmax"]
+    if "tdps" in weather:
+        tdps = weather["tdps"]
+    else:
+        tas = weather["tas"] if "tas" in weather else (to_units(tasmin, "degC") + to_units(tasmax, "degC")) / 2
+        if "units" not in tas.attrs:
+            tas.attrs["units"] = "degC"
+        tdps = dew_point_from_rh(tas, weather["hurs"])
     kind = DISEASE_OF_CROP.get(c.name)
     if kind == "late_blight":
         ds = late_blight_risk(tasmin, tasmax, tdps, stages, c)

@@ -178,7 +178,7 @@ def test_weather_netcdf_follows_cf(demo_dingxi: Path, demo_meta: dict) -> None:
                 assert var.attrs["units"] == units and var.attrs["standard_name"] == std
             assert (ds.tasmin <= ds.tas).all() and (ds.tas <= ds.tasmax).all()
             assert (ds.tdps <= ds.tas + 0.01).all()
-            assert 230 < float(ds.tasmin.min()) and float(ds.tasmax.max()) < 320
+            assert float(ds.tasmin.min()) > 230 and float(ds.tasmax.max()) < 320
             storms += int((ds.pr >= 50).any(dim=("latitude", "longitude")).sum())
         np.testing.assert_allclose(np.diff(ds.latitude.values), -0.1, atol=1e-6)
     assert storms >= 1

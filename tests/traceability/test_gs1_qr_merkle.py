@@ -88,3 +88,12 @@ def test_compact_frontier_gives_the_same_root_as_the_full_tree() -> None:
         frontier = merkle.frontier_append(frontier, leaf)
         assert merkle.frontier_root(frontier) == merkle.root_hash(leaves)
         assert sum(size for size, _ in frontier) == i + 1
+
+
+def test_level_tree_equals_the_recursive_definition() -> None:
+    for size in range(1, 34):
+        leaves = [merkle.leaf_hash(f"{size}-{i}".encode()) for i in range(size)]
+        tree = merkle.MerkleTree(leaves)
+        assert tree.root == merkle.root_hash(leaves)
+        for i in range(size):
+            assert tree.proof(i) == merkle.inclusion_proof(i, leaves)

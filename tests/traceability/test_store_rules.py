@@ -233,3 +233,28 @@ def test_concurrent_double_receipt_by_the_addressee(
         th.join()
     assert sorted(outcomes) == ["ok", "refused"]
     assert store.verify_lot(POTATO, "H-021").ok
+
+
+def test_overlong_identifiers_are_refused_cleanly(store: TraceStore, actors) -> None:
+    harvest(store, actors, "H-030")
+    event = builders.inspection_event(
+        gtin=POTATO, lot="H-030", when=t(1), location=actors.lab, results=[], conformant=True
+    )
+    with pytest.raises(EventRuleError, match="eventID too long"):
+        store.record_event(actors.inspector, {**event, "eventID": "urn:uuid:" + "a" * 400})
+    with pytest.raises(EventRuleError, match="bizStep too long"):
+        store.record_event(
+            actors.inspector, {**event, "bizStep": "https://example.org/" + "b" * 300}
+        )
+    with pytest.raises(EventRuleError, match="not a lot identifier"):
+        store.record_event(
+            actors.inspector,
+            {
+                **event,
+                "quantityList": [{"epcClass": f"https://id.gs1.org/01/{POTATO}/10/{'L' * 30}"}],
+            },
+        )
+    with pytest.raises(EventRuleError, match="bizLocation too long"):
+        store.record_event(
+            actors.inspector, {**event, "bizLocation": {"id": "https://example.org/" + "c" * 300}}
+        )

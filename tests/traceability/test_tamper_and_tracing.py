@@ -182,3 +182,87 @@ def test_non_conformant_inspection_forward_and_recall(store: TraceStore, mix_and
     assert store.lot(WASHED, "S-1")["recalled"] is True
     assert store.consumer_view(WASHED, "S-1")["chain_status"] == "recalled"
     assert store.verify_lot(WASHED, "S-1").ok
+
+
+def test_reordering_chain_links_is_detected(store: TraceStore, demo_chain) -> None:
+    inspecting = _event_row(store, "inspecting")
+    shipping = _event_row(store, "shipping")
+    with store.engine.begin() as conn:
+        pos = dict(
+            conn.execute(
+                text("SELECT event_seq, position FROM event_lots WHERE event_seq IN (:a, :b)"),
+                {"a": inspecting["seq"], "b": shipping["seq"]},
+            ).all()
+        )
+        conn.execute(
+            text("UPDATE event_lots SET position = -1 WHERE event_seq = :a"),
+            {"a": inspecting["seq"]},
+        )
+        conn.execute(
+            text("UPDATE event_lots SET position = :p WHERE event_seq = :b"),
+            {"p": pos[inspecting["seq"]], "b": shipping["seq"]},
+        )
+        conn.execute(
+            text("UPDATE event_lots SET position = :p WHERE event_seq = :a"),
+            {"p": pos[shipping["seq"]], "a": inspecting["seq"]},
+        )
+    report = store.verify_lot(WASHED, "W-001")
+    assert not report.ok
+    assert report.first_broken.event_id == shipping["event_id"]
+    assert "hash chain broken" in report.first_broken.reason
+
+
+def test_deleting_a_log_entry_is_detected(store: TraceStore, demo_chain) -> None:
+    row = _event_row(store, "receiving")
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM log_leaves WHERE event_seq = :s"), {"s": row["seq"]})
+    report = store.verify_lot(WASHED, "W-001")
+    assert any("missing or reordered" in p for p in report.problems)
+    assert report.first_broken is not None
+
+
+def test_cli_verify_exits_1_and_names_the_broken_event(
+    store_url: str, store: TraceStore, demo_chain
+) -> None:
+    from click.testing import CliRunner
+
+    from nongshu.cli import main
+
+    row = _event_row(store, "packing")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE events SET document = replace(document, '970.0', '971.0') WHERE seq = :s"),
+            {"s": row["seq"]},
+        )
+    result = CliRunner().invoke(main, ["trace", "verify", "W-001", "--database-url", store_url])
+    assert result.exit_code == 1
+    assert f"BROKEN at {row['event_id']}" in result.output
+
+
+def test_published_checkpoint_and_inclusion_proof_verify_independently(
+    store: TraceStore, demo_chain
+) -> None:
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from traceability import merkle
+
+    cp = store.checkpoint()
+    assert cp["tree_size"] == 10  # demo chain: 10 events
+    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(cp["public_key"]))
+    key.verify(bytes.fromhex(cp["signature"]), cp["message"].encode())  # raises if invalid
+    assert f"\n{cp['tree_size']}\n{cp['root_hash']}\n" in cp["message"]
+    row = _event_row(store, "retail_selling")
+    proof = store.inclusion_proof(row["event_id"])
+    leaf = hashlib.sha256(
+        b"\x00" + f"{row['event_id']}\n{row['event_hash']}\n{row['signature']}".encode()
+    ).digest()
+    assert proof["leaf_hash"] == leaf.hex()
+    assert merkle.verify_inclusion(
+        proof["leaf_index"],
+        proof["tree_size"],
+        leaf,
+        [bytes.fromhex(p) for p in proof["audit_path"]],
+        bytes.fromhex(cp["root_hash"]),
+    )

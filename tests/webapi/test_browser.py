@@ -6,6 +6,7 @@ except under ``CI=true`` where they fail. Screenshots land in ``test-output/``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -93,6 +94,19 @@ def test_map_click_field_shows_card(live_server, open_page, width, height):
     page.locator("#alert-list li").first.wait_for(timeout=10_000)
     assert page.locator("#alert-list li").count() == 3
     assert page.locator("#legend .legend-row").count() == 4  # alert layer: 4 colours
+    # export of the visible alerts
+    with page.expect_download() as info:
+        page.locator("#export-csv").click()
+    csv_text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("id,target_id")
+    assert "2026-DX-000001-frost" in csv_text
+    page.locator("#filter-level").select_option("1")
+    with page.expect_download() as info:
+        page.locator("#export-geojson").click()
+    exported = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert [f["properties"]["target_id"] for f in exported["features"]] == ["DX-000003"]  # blue only
+    assert exported["features"][0]["geometry"]["type"] == "Polygon"
+    page.locator("#filter-level").select_option("")
     from playwright.sync_api import expect
 
     fields.nth(2).click()  # the third field in id order: DX-000003

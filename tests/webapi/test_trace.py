@@ -178,6 +178,23 @@ def test_unknown_lot_is_404(trace_client, lot):
     assert_problem(trace_client.get(f"/api/v1/trace/lots/{lot}/verify"), 404, "lot")
 
 
+@pytest.mark.parametrize("gtin", ["06901234567892' OR 1=1", "0690123456789;", "%27", "1" * 40])
+def test_sql_metacharacters_in_gtin_are_400(trace_client, gtin):
+    for path in ("/api/v1/trace/lots/H-001", "/api/v1/trace/lots/H-001/verify", "/api/v1/trace/lots/H-001/certificate"):
+        assert_problem(trace_client.get(path, query_string={"gtin": gtin}), 400)
+
+
+def test_recalled_lot_shows_the_recall_banner(trace_app, trace_world):
+    store = trace_app.extensions["nongshu"].get_trace_store()
+    bureau = store.authenticate(trace_world.keys["bureau"])
+    store.recall(bureau, trace_world.gtin, "H-001", reason="pesticide residue above the limit")
+    client = trace_app.test_client()
+    html = client.get(f"/01/{trace_world.gtin}/10/H-001").get_data(as_text=True)
+    assert 'class="banner recall"' in html and "召回" in html
+    view = client.get(f"/01/{trace_world.gtin}/10/H-001", headers={"Accept": "application/json"}).get_json()
+    assert view["chain_status"] == "recalled"
+
+
 @pytest.mark.parametrize("lot", ["L" * 30, "H-001' OR '1'='1", "批次1"])
 def test_bad_lot_number_is_400(trace_client, lot):
     assert_problem(trace_client.get("/api/v1/trace/lots/" + lot), 400, "lot")

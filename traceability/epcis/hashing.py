@@ -88,7 +88,7 @@ def pre_hash_string(event: dict[str, Any], context: Any = None, *, join_by: str 
                 expected=f"{EPCIS_CONTEXT} plus inline namespace objects",
                 got=str(err)[:200],
             ) from err
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as err:
             raise EpcisValidationError(
                 "cannot canonicalise the event", field="event", got=str(err)
             ) from err

@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -133,6 +132,18 @@ def _vocab(allowed: tuple[str, ...] | list[str], what: str) -> Callable[[str], s
     return check
 
 
+def _time(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            "expected an ISO 8601 date-time such as 2025-09-20T08:00:00+08:00"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError("expected a date-time with a time zone (Z or +hh:mm)")
+    return value
+
+
 def _offset(value: str) -> str:
     if not _OFFSET.match(value):
         raise ValueError("expected a time-zone offset such as +08:00")
@@ -140,6 +151,8 @@ def _offset(value: str) -> str:
 
 
 Uri = Annotated[str, AfterValidator(_uri)]
+#: A time stamp kept as the string it was sent as (it is hashed as sent); must carry a zone.
+Time = Annotated[str, Field(strict=True), AfterValidator(_time)]
 BizStep = Annotated[str, AfterValidator(_vocab(BIZ_STEPS, "business step"))]
 Disposition = Annotated[str, AfterValidator(_vocab(DISPOSITIONS, "disposition"))]
 SourceDestType = Annotated[
@@ -149,14 +162,27 @@ TzOffset = Annotated[str, AfterValidator(_offset)]
 Uom = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,3}$")]
 
 
+def _no_nulls(data: Any) -> Any:
+    """EPCIS JSON has no ``null`` values: an absent property is left out."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if value is None:
+                raise ValueError(f"property {key!r} is null: leave it out instead")
+    return data
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
+
+    _nulls = model_validator(mode="before")(_no_nulls)
 
 
 class _Extensible(BaseModel):
     """Objects whose extra properties must be URI-named extensions (``prefix:name``)."""
 
     model_config = ConfigDict(extra="allow")
+
+    _nulls = model_validator(mode="before")(_no_nulls)
 
     @model_validator(mode="after")
     def _extension_names(self) -> _Extensible:
@@ -178,10 +204,14 @@ class Location(_Extensible):
     id: Uri
 
 
-class SourceDest(_Strict):
+class Source(_Strict):
     type: SourceDestType
-    source: Uri | None = None
-    destination: Uri | None = None
+    source: Uri
+
+
+class Destination(_Strict):
+    type: SourceDestType
+    destination: Uri
 
 
 class BizTransaction(_Strict):
@@ -213,18 +243,18 @@ class SensorReport(_Extensible):
     uom: str | None = None
     stringValue: str | None = None
     booleanValue: bool | None = None
-    time: AwareDatetime | None = None
+    time: Time | None = None
 
 
 class SensorMetadata(_Extensible):
-    time: AwareDatetime | None = None
+    time: Time | None = None
     deviceID: Uri | None = None
     deviceMetadata: Uri | None = None
     rawData: Uri | None = None
     dataProcessingMethod: Uri | None = None
     bizRules: Uri | None = None
-    startTime: AwareDatetime | None = None
-    endTime: AwareDatetime | None = None
+    startTime: Time | None = None
+    endTime: Time | None = None
 
 
 class SensorElement(_Extensible):
@@ -233,16 +263,16 @@ class SensorElement(_Extensible):
 
 
 class ErrorDeclaration(_Extensible):
-    declarationTime: AwareDatetime
+    declarationTime: Time
     reason: str | None = None
     correctiveEventIDs: list[Uri] | None = None
 
 
 class _Event(_Extensible):
     context: Any = Field(default=None, alias="@context")
-    eventTime: AwareDatetime
+    eventTime: Time
     eventTimeZoneOffset: TzOffset
-    recordTime: AwareDatetime | None = None
+    recordTime: Time | None = None
     eventID: Uri | None = None
     certificationInfo: Uri | list[Uri] | None = None
     errorDeclaration: ErrorDeclaration | None = None
@@ -251,8 +281,8 @@ class _Event(_Extensible):
     readPoint: Location | None = None
     bizLocation: Location | None = None
     bizTransactionList: list[BizTransaction] | None = None
-    sourceList: list[SourceDest] | None = None
-    destinationList: list[SourceDest] | None = None
+    sourceList: list[Source] | None = None
+    destinationList: list[Destination] | None = None
     sensorElementList: list[SensorElement] | None = None
 
 
@@ -319,7 +349,7 @@ class EpcisDocument(_Extensible):
     context: str | list[str | dict[str, Any]] = Field(alias="@context")
     type: Literal["EPCISDocument"]
     schemaVersion: str = Field(pattern=r"^\d+\.\d+$")
-    creationDate: AwareDatetime
+    creationDate: Time
     id: Uri | None = None
     instanceIdentifier: str | None = None
     sender: str | None = None

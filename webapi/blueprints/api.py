@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
@@ -16,11 +15,9 @@ from webapi.fields_query import (
     MAX_LIMIT,
     feature_collection,
     filter_fields,
-    json_value,
     parse_bbox,
     parse_int,
     parse_level,
-    properties,
 )
 from webapi.i18n import choose_lang
 from webapi.layers import LAYERS
@@ -232,7 +229,7 @@ def advice() -> ResponseReturnValue:
       tags: [advice]
       summary: Advice for the current alerts of a field (zh or en)
       parameters:
-        - {name: field_id, in: query, required: true, schema: {type: string}}
+        - {name: field_id, in: query, required: true, schema: {type: string, minLength: 1, maxLength: 64}}
         - run
         - lang
       responses:
@@ -262,4 +259,3 @@ def advice() -> ResponseReturnValue:
     return response
 
 
-__all__ = ["bp", "current_run", "json_value", "properties", "Any"]

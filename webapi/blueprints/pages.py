@@ -37,7 +37,7 @@ def render_page(template: str, **context: Any) -> Response:
         t=translator(lang),
         colours={level: rgba for level, (_n, rgba, _z, _e) in ALERT_COLOURS.items()},
         colour_names={level: name for level, (name, *_r) in ALERT_COLOURS.items()},
-        switch_url=url_for(request.endpoint or "pages.map_page", **(request.view_args or {}), **args),
+        switch_url=url_for(request.endpoint or "pages.map_page", **{**(request.view_args or {}), **args}),
         **context,
     )
     response = Response(html, mimetype="text/html")

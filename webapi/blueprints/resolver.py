@@ -62,8 +62,8 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
       tags: [resolver]
       summary: GS1 Digital Link of a lot (consumer page, JSON view, RFC 9264 linkset or redirect by linkType)
       parameters:
-        - {name: gtin, in: path, required: true, schema: {type: string, pattern: '^[0-9]{8,14}$'}}
-        - {name: lot, in: path, required: true, schema: {type: string, maxLength: 20}}
+        - {name: gtin, in: path, required: true, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
         - name: linkType
           in: query
           schema: {type: string, enum: [linkset, all, "gs1:pip", "gs1:traceability", "gs1:certificationInfo"]}
@@ -104,9 +104,9 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
         return response
     if link_type and link_type != "gs1:pip":
         target = _links(gtin, lot).get(link_type) or _links(gtin, lot)["gs1:pip"]
-        response = redirect(target["href"], code=307)
-        response.headers["Link"] = links_header
-        return response
+        moved = redirect(target["href"], code=307)
+        moved.headers["Link"] = links_header
+        return moved
     view = store.consumer_view(gtin, lot, season_summary_provider=season_summary_provider(context.runs))
     if link_type is None and _wants("application/json"):
         response = jsonify(view)

@@ -13,7 +13,7 @@ bp = Blueprint("tiles", __name__)
 
 
 def _int(value: str, name: str) -> int:
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 30:
         raise BadRequestError("tile coordinate must be a non-negative integer", field=name, got=value)
     return int(value)
 
@@ -26,11 +26,11 @@ def tile(run: str, layer: str, z: str, x: str, y: str) -> ResponseReturnValue:
       tags: [tiles]
       summary: 256 px PNG tile of a run layer (WebMercatorQuad)
       parameters:
-        - {name: run, in: path, required: true, description: run name from /api/v1/runs or latest, schema: {type: string}}
-        - {name: layer, in: path, required: true, description: layer name from /api/v1/layers, schema: {type: string}}
+        - {name: run, in: path, required: true, description: run name from /api/v1/runs or latest, schema: {type: string, pattern: '^[A-Za-z0-9_-]{1,64}([.][A-Za-z0-9_-]{1,64})?$'}}
+        - {name: layer, in: path, required: true, description: layer name from /api/v1/layers, schema: {type: string, pattern: '^[a-z0-9_]{1,64}$'}}
         - {name: z, in: path, required: true, schema: {type: integer, minimum: 0, maximum: 22}}
-        - {name: x, in: path, required: true, schema: {type: integer, minimum: 0}}
-        - {name: y, in: path, required: true, schema: {type: integer, minimum: 0}}
+        - {name: x, in: path, required: true, description: 'column, below 2^z', schema: {type: integer, minimum: 0, maximum: 4194303}}
+        - {name: y, in: path, required: true, description: 'row, below 2^z', schema: {type: integer, minimum: 0, maximum: 4194303}}
       responses:
         200:
           description: PNG tile (fully transparent outside the data)

@@ -170,8 +170,8 @@ def export_lot(lot: str) -> ResponseReturnValue:
       tags: [trace]
       summary: EPCIS 2.0 export of a lot (and the lots it came from)
       parameters:
-        - {name: lot, in: path, required: true, schema: {type: string, maxLength: 20}}
-        - {name: gtin, in: query, description: GTIN when the lot number is used by several products, schema: {type: string}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: gtin, in: query, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
       responses:
         200:
           description: EPCISDocument
@@ -199,8 +199,8 @@ def verify_lot(lot: str) -> ResponseReturnValue:
       tags: [trace]
       summary: Verify the chain of a lot; reports the first broken event
       parameters:
-        - {name: lot, in: path, required: true, schema: {type: string, maxLength: 20}}
-        - {name: gtin, in: query, schema: {type: string}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: gtin, in: query, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
       responses:
         200:
           description: Verification report (ok is false when the chain is broken)
@@ -227,8 +227,8 @@ def lot_certificate(lot: str) -> ResponseReturnValue:
       tags: [trace]
       summary: The lot's 承诺达标合格证 (certificate of commitment to standards)
       parameters:
-        - {name: lot, in: path, required: true, schema: {type: string, maxLength: 20}}
-        - {name: gtin, in: query, schema: {type: string}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: gtin, in: query, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
       responses:
         200:
           description: The latest certificate

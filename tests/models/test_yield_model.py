@@ -1,0 +1,158 @@
+"""Yield model on a synthetic table with a known law: skill, baselines, intervals, persistence, pixels."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from models.errors import FeatureMismatchError, ModelInputError
+from models.yield_model import (
+    conformal_quantile,
+    evaluate,
+    fit_yield_model,
+    load_model,
+    metrics_table,
+    model_card,
+    plot_predicted_vs_observed,
+    predict,
+    predict_pixels,
+    save_model,
+)
+
+from .conftest import YIELD_FEATURES, make_yield_table
+
+SEASONS = range(2019, 2024)  # 5 seasons
+
+
+@pytest.fixture(scope="module")
+def tables():
+    t = make_yield_table(n_fields=36, seasons=SEASONS)
+    return {"60d": t.drop(columns=["precip_mm"]), "end": t.drop(columns=["precip_60d_mm"])}
+
+
+@pytest.fixture(scope="module")
+def cv(tables):
+    predictions = evaluate(tables, YIELD_FEATURES)
+    return predictions, metrics_table(predictions)
+
+
+@pytest.fixture(scope="module")
+def model(tables):
+    return fit_yield_model(tables, YIELD_FEATURES)
+
+
+def test_beats_both_baselines_at_end_of_season(cv):
+    _, m = cv
+    end = m[m["lead"] == "end"]
+    assert set(end["scheme"]) == {"leave_one_season_out", "leave_cooperative_out"}
+    assert set(end["crop"]) == {"potato", "spring_wheat"}
+    for row in end.itertuples():
+        assert row.model_mape < row.field_mean_mape, row
+        assert row.model_mape < row.ndvi_linear_mape, row
+        assert row.model_anomaly_r2 > 0.3, row  # it gets the seasons, not only the fields
+    assert set(m["lead"]) == {"60d", "end"}
+
+
+def test_anomaly_skill_of_field_mean_baseline_is_hand_computable(cv):
+    # The baseline predicts the mean of the field's other S-1 seasons, i.e. an anomaly of -a/(S-1)
+    # for an observed anomaly a, so R² = 1 - (S/(S-1))² = 1 - (5/4)² = -0.5625 with S = 5.
+    _, m = cv
+    assert m["field_mean_anomaly_r2"].to_numpy() == pytest.approx(-0.5625)
+
+
+def test_80_percent_intervals_cover_70_to_90_percent_of_held_out_rows(cv):
+    predictions, _ = cv
+    end = predictions[predictions["lead"] == "end"]
+    for scheme, g in end.groupby("scheme"):
+        inside = ((g["lo"] <= g["observed"]) & (g["observed"] <= g["hi"])).mean()
+        assert 0.70 <= inside <= 0.90, (scheme, inside)
+
+
+def test_conformal_quantile_finite_sample_rank():
+    # n = 9, coverage 0.8: rank ceil(10 · 0.8) = 8 -> 8th smallest
+    assert conformal_quantile(np.arange(1.0, 10.0), 0.8) == 8.0
+
+
+def test_predict_gives_ordered_interval_and_mismatch_names_columns(model, tables):
+    out = predict(model, tables["end"].head(5), "end")
+    assert list(out.columns) == ["yield_pred_t_ha", "yield_lo_t_ha", "yield_hi_t_ha"]
+    assert (out["yield_lo_t_ha"] < out["yield_pred_t_ha"]).all() and (out["yield_pred_t_ha"] < out["yield_hi_t_ha"]).all()
+    with pytest.raises(FeatureMismatchError, match="precip_mm"):
+        predict(model, tables["end"].drop(columns=["precip_mm"]), "end")
+    with pytest.raises(ModelInputError, match="lead"):
+        predict(model, tables["end"], "120d")
+
+
+def test_save_load_roundtrip_and_feature_check(model, tables, tmp_path):
+    path = tmp_path / "yield.joblib"
+    save_model(model, str(path))
+    loaded = load_model(str(path), features=YIELD_FEATURES)
+    pd.testing.assert_frame_equal(predict(loaded, tables["end"], "end"), predict(model, tables["end"], "end"))
+    assert loaded.versions["scikit-learn"]
+    wrong = {**YIELD_FEATURES, "end": ["awc_mm_m", "precip_mm", "evi_integral"]}
+    with pytest.raises(FeatureMismatchError) as err:
+        load_model(str(path), features=wrong)
+    assert "missing ['ndvi_integral']" in str(err.value) and "extra ['evi_integral']" in str(err.value)
+    buf = io.BytesIO()
+    save_model(model, buf)
+    buf.seek(0)
+    assert load_model(buf).features("60d") == YIELD_FEATURES["60d"]
+
+
+def test_predict_pixels_numpy_dask_and_table_agree(model, tables):
+    rows = tables["end"][tables["end"]["crop"] == "potato"].head(12)
+    grids = {f: rows[f].to_numpy().reshape(3, 4) for f in YIELD_FEATURES["end"]}
+    grids["precip_mm"] = grids["precip_mm"].copy()
+    grids["precip_mm"][0, 0] = np.nan  # nodata pixel
+    pred, lo, hi = predict_pixels(model, grids, "potato", "end")
+    expected = predict(model, rows, "end")["yield_pred_t_ha"].to_numpy().reshape(3, 4)
+    assert np.isnan(pred[0, 0]) and np.isnan(hi[0, 0])
+    np.testing.assert_allclose(pred.ravel()[1:], expected.ravel()[1:], rtol=1e-6)
+    lazy = predict_pixels(model, {k: da.from_array(v, chunks=2) for k, v in grids.items()}, "potato", "end")
+    assert isinstance(lazy[0], da.Array)
+    np.testing.assert_array_equal(lazy[0].compute(), pred)
+    xr_out = predict_pixels(model, {k: xr.DataArray(v, dims=("y", "x")).chunk({"y": 1}) for k, v in grids.items()},
+                            "potato", "end")
+    np.testing.assert_array_equal(xr_out[2].compute().values, hi)
+    with pytest.raises(FeatureMismatchError, match="extra"):
+        predict_pixels(model, {**grids, "slope": grids["awc_mm_m"]}, "potato", "end")
+
+
+def test_model_card_is_json_and_complete(model, cv):
+    _, m = cv
+    card = model_card(model, m)
+    text = json.dumps(card)
+    assert "NaN" not in text
+    entry = card["evaluation"]["leave_one_season_out"]["potato"]["end"]
+    assert set(entry) == {"n", "model", "baseline_field_mean", "baseline_ndvi_linear", "coverage",
+                          "interval_width_t_ha"}
+    assert entry["n"] == 18 * 5 and set(entry["model"]) == {"mape", "rmse", "r2", "anomaly_r2"}
+    assert card["leads"]["end"]["features"] == YIELD_FEATURES["end"]
+    assert card["interval"]["nominal_coverage"] == 0.8
+
+
+def test_predicted_vs_observed_figure(cv):
+    predictions, _ = cv
+    fig = plot_predicted_vs_observed(predictions, lead="end")
+    assert len(fig.axes) == 2 and fig.axes[0].get_xlabel() == "observed yield (t/ha)"
+
+
+def test_bad_yields_are_refused(tables):
+    bad = tables["end"].copy()
+    bad.loc[3, "yield_t_ha"] = -1.0
+    with pytest.raises(ModelInputError, match="yield_t_ha"):
+        fit_yield_model({"end": bad}, YIELD_FEATURES)
+
+
+def test_two_seasons_still_cross_validate_by_season():
+    # the demo region has two seasons with yields: leave-one-season-out then calibrates by cooperative
+    t = make_yield_table(n_fields=24, seasons=range(2022, 2024)).drop(columns=["precip_60d_mm"])
+    m = metrics_table(evaluate({"end": t}, YIELD_FEATURES))
+    assert set(m["scheme"]) == {"leave_one_season_out", "leave_cooperative_out"}
+    assert (m["n"] == 24).all()

@@ -17,7 +17,13 @@ from benchmarks.loadgen import run_load
 from benchmarks.results import BenchResult
 from benchmarks.servers import HOST, Server
 from benchmarks.synthetic_run import write_run
-from benchmarks.webservers import GUNICORN_EXTRA, WORKERS, bare_server, check_nongshu_app, nongshu_server
+from benchmarks.webservers import (
+    WORKERS,
+    bare_server,
+    check_nongshu_app,
+    gunicorn_setup,
+    nongshu_server,
+)
 
 GZIP = {"Accept-Encoding": "gzip"}
 
@@ -52,28 +58,58 @@ def benchmark(ctx: BenchContext) -> BenchResult:
         run = f"api{n}.2026"
         pages = [f"/api/v1/fields?run={run}&limit=1000&offset={o}" for o in range(0, n, 1000)]
         endpoints.append((f"fields GeoJSON, {n:,} fields, pages of 1000", n, pages))
-        endpoints.append((f"fields GeoJSON, {n:,} fields, default page", n, [f"/api/v1/fields?run={run}"]))
+        endpoints.append(
+            (f"fields GeoJSON, {n:,} fields, default page", n, [f"/api/v1/fields?run={run}"])
+        )
         endpoints.append((f"alerts, {n:,} fields", n, [f"/api/v1/alerts?run={run}"]))
     result = BenchResult(
         settings={
-            "clients": clients, "requests_per_endpoint": per_endpoint, "workers": WORKERS,
-            "gunicorn": " ".join(GUNICORN_EXTRA), "accept_encoding": "gzip",
+            "clients": clients,
+            "requests_per_endpoint": per_endpoint,
+            "workers": WORKERS,
+            "gunicorn": gunicorn_setup(),
+            "accept_encoding": "gzip",
         }
     )
     table = result.table(
         "Reads under load (gzip on)",
-        ["endpoint", "server", "requests", "errors", "req_per_s", "p50_ms", "p99_ms", "wire_bytes", "plain_bytes", "encoding"],
+        [
+            "endpoint",
+            "server",
+            "requests",
+            "errors",
+            "req_per_s",
+            "p50_ms",
+            "p99_ms",
+            "wire_bytes",
+            "plain_bytes",
+            "encoding",
+        ],
     )
-    with ctx.step("api: load runs", total=len(endpoints) + 1) as step, nongshu_server(data, logs) as server:
+    with (
+        ctx.step("api: load runs", total=len(endpoints) + 1) as step,
+        nongshu_server(data, logs) as server,
+    ):
         for title, _, paths in endpoints:
             step.update(description=f"api: {title}")
             wire, plain, encoding = wire_and_plain_bytes(server, paths[0])
             sequence = [paths[i % len(paths)] for i in range(per_endpoint)]
-            load = run_load(HOST, server.port, [sequence[i::clients] for i in range(clients)], headers=GZIP)
+            load = run_load(
+                HOST, server.port, [sequence[i::clients] for i in range(clients)], headers=GZIP
+            )
             s = load.summary()
-            table.add(endpoint=title, server="nongshu", requests=load.requests, errors=load.errors,
-                      req_per_s=load.req_per_s, p50_ms=s["p50_ms"], p99_ms=s["p99_ms"],
-                      wire_bytes=wire, plain_bytes=plain, encoding=encoding)
+            table.add(
+                endpoint=title,
+                server="nongshu",
+                requests=load.requests,
+                errors=load.errors,
+                req_per_s=load.req_per_s,
+                p50_ms=s["p50_ms"],
+                p99_ms=s["p99_ms"],
+                wire_bytes=wire,
+                plain_bytes=plain,
+                encoding=encoding,
+            )
             if load.error_samples:
                 result.notes.append(f"{title}: errors {load.error_samples}")
             step.advance()
@@ -81,11 +117,25 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     with bare_server(logs) as bare:
         path = "/01/09506000134352/10/LOT1"
         wire, plain, encoding = wire_and_plain_bytes(bare, path)
-        load = run_load(HOST, bare.port, [[path] * (per_endpoint // clients) for _ in range(clients)], headers=GZIP)
+        load = run_load(
+            HOST,
+            bare.port,
+            [[path] * (per_endpoint // clients) for _ in range(clients)],
+            headers=GZIP,
+        )
         s = load.summary()
-        table.add(endpoint="bare Flask JSON (ceiling)", server="bare flask", requests=load.requests, errors=load.errors,
-                  req_per_s=load.req_per_s, p50_ms=s["p50_ms"], p99_ms=s["p99_ms"],
-                  wire_bytes=wire, plain_bytes=plain, encoding=encoding)
+        table.add(
+            endpoint="bare Flask JSON (ceiling)",
+            server="bare flask",
+            requests=load.requests,
+            errors=load.errors,
+            req_per_s=load.req_per_s,
+            p50_ms=s["p50_ms"],
+            p99_ms=s["p99_ms"],
+            wire_bytes=wire,
+            plain_bytes=plain,
+            encoding=encoding,
+        )
     result.raw = {"nongshu_rss_mib_after": nongshu_rss}
     result.notes.append("The issue sets no ratio target for API reads; figures are for the record.")
     return result

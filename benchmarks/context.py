@@ -53,7 +53,9 @@ class BenchContext:
         try:
             yield _Step(self.progress, task)
         finally:
-            self.progress.update(task, completed=total if total is not None else 1, total=total or 1)
+            self.progress.update(
+                task, completed=total if total is not None else 1, total=total or 1
+            )
             self.progress.stop_task(task)
 
     def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

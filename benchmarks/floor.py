@@ -52,7 +52,12 @@ def ndvi_block(red_dn: np.ndarray, nir_dn: np.ndarray, scl: np.ndarray) -> np.nd
 
 
 def _scaled_window(win: Window, factor: int) -> Window:
-    return Window(win.col_off // factor, win.row_off // factor, -(-win.width // factor), -(-win.height // factor))
+    return Window(
+        win.col_off // factor,
+        win.row_off // factor,
+        -(-win.width // factor),
+        -(-win.height // factor),
+    )
 
 
 def _upsample(block: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
@@ -79,22 +84,35 @@ def run_floor(
         height, width = ref.height, ref.width
     out_dir.mkdir(parents=True, exist_ok=True)
     out_profile = {
-        "driver": "GTiff", "dtype": "float32", "count": 1, "width": width, "height": height,
-        "crs": profile["crs"], "transform": profile["transform"], "nodata": float("nan"),
-        "tiled": True, "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate", "predictor": 3,
+        "driver": "GTiff",
+        "dtype": "float32",
+        "count": 1,
+        "width": width,
+        "height": height,
+        "crs": profile["crs"],
+        "transform": profile["transform"],
+        "nodata": float("nan"),
+        "tiled": True,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
+        "compress": "deflate",
+        "predictor": 3,
     }
     out_paths = [out_dir / f"floor_{i:02d}.tif" for i in range(n_outputs)]
     outputs = [rasterio.open(p, "w", **out_profile) for p in out_paths]
     locks = [threading.Lock() for _ in outputs]
     windows = [
         Window(col, row, min(BLOCK, width - col), min(BLOCK, height - row))
-        for row in range(0, height, BLOCK) for col in range(0, width, BLOCK)
+        for row in range(0, height, BLOCK)
+        for col in range(0, width, BLOCK)
     ]
     counter = threading.Lock()
     pixels = [0]
 
     def worker(my_windows: list[Window]) -> None:
-        handles = [{band: rasterio.open(p) for band, p in acq.bands.items()} for acq in acquisitions]
+        handles = [
+            {band: rasterio.open(p) for band, p in acq.bands.items()} for acq in acquisitions
+        ]
         try:
             for win in my_windows:
                 total = np.zeros((win.height, win.width), dtype="float32")

@@ -103,7 +103,9 @@ def run_load(
     outs: list[list[tuple[float, int, int, str]]] = [[] for _ in range(clients)]
     threads = [
         threading.Thread(
-            target=_client, args=(host, port, paths, headers or {}, timeout, start, outs[i]), daemon=True
+            target=_client,
+            args=(host, port, paths, headers or {}, timeout, start, outs[i]),
+            daemon=True,
         )
         for i, paths in enumerate(per_client_paths)
     ]

@@ -64,7 +64,10 @@ def git_commit(repo: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -78,7 +81,9 @@ def describe_machine(repo: Path | None = None) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
-        "usable_cores": len(psutil.Process().cpu_affinity()) if hasattr(psutil.Process, "cpu_affinity") else None,
+        "usable_cores": len(psutil.Process().cpu_affinity())
+        if hasattr(psutil.Process, "cpu_affinity")
+        else None,
         "memory_total_gib": round(memory.total / 2**30, 1),
         "load_average_1m": round(psutil.getloadavg()[0], 2),
         "os": platform.platform(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 
 import psutil
@@ -33,15 +34,20 @@ def tree_rss(pid: int) -> int:
 
 
 class PeakRss:
-    """Context manager sampling the peak RSS (bytes) of a process tree.
+    """Context manager sampling the peak RSS (bytes) of one or several process trees (summed).
 
     >>> with PeakRss() as peak:  # doctest: +SKIP
     ...     work()
     >>> peak.peak_bytes  # doctest: +SKIP
     """
 
-    def __init__(self, pid: int | None = None, interval: float = 0.05) -> None:
-        self.pid = os.getpid() if pid is None else pid
+    def __init__(self, pid: int | Sequence[int] | None = None, interval: float = 0.05) -> None:
+        if pid is None:
+            self.pids: tuple[int, ...] = (os.getpid(),)
+        elif isinstance(pid, int):
+            self.pids = (pid,)
+        else:
+            self.pids = tuple(pid)
         self.interval = interval
         self.peak_bytes = 0
         self.baseline_bytes = 0
@@ -50,11 +56,11 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, tree_rss(self.pid))
+            self.peak_bytes = max(self.peak_bytes, self._sample())
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakRss:
-        self.baseline_bytes = tree_rss(self.pid)
+        self.baseline_bytes = self._sample()
         self.peak_bytes = self.baseline_bytes
         self._thread.start()
         return self
@@ -67,7 +73,10 @@ class PeakRss:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_bytes = max(self.peak_bytes, tree_rss(self.pid))
+        self.peak_bytes = max(self.peak_bytes, self._sample())
+
+    def _sample(self) -> int:
+        return sum(tree_rss(pid) for pid in self.pids)
 
     @property
     def peak_mib(self) -> float:

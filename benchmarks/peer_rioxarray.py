@@ -19,15 +19,22 @@ import xarray as xr
 from benchmarks.floor import SCL_MASKED, Acquisition
 
 
+def _band(path: Path, *, masked: bool) -> xr.DataArray:
+    """One single-band COG, lazily, with rioxarray's defaults (automatic chunks, default lock)."""
+    opened = rioxarray.open_rasterio(path, chunks=True, masked=masked)
+    if not isinstance(opened, xr.DataArray):
+        raise TypeError(f"{path}: expected a single raster, got {type(opened).__name__}")
+    return opened.squeeze("band", drop=True)
+
+
 def ndvi_season_mean(acquisitions: Sequence[Acquisition], out_path: Path) -> int:
     """Write the cloud-masked season-mean NDVI to ``out_path``; return the input pixels opened."""
-    ndvis = []
+    ndvis: list[xr.DataArray] = []
     pixels = 0
     for acq in acquisitions:
-        red = rioxarray.open_rasterio(acq.bands["B04"], chunks=True, masked=True).squeeze("band", drop=True)
-        nir = rioxarray.open_rasterio(acq.bands["B08"], chunks=True, masked=True).squeeze("band", drop=True)
-        scl = rioxarray.open_rasterio(acq.bands["SCL"], chunks=True).squeeze("band", drop=True)
-        scl = scl.reindex_like(red, method="nearest")
+        red = _band(acq.bands["B04"], masked=True)
+        nir = _band(acq.bands["B08"], masked=True)
+        scl = _band(acq.bands["SCL"], masked=False).reindex_like(red, method="nearest")
         pixels += red.size + nir.size + scl.size // 4
         red = (red - 1000) / 10000
         nir = (nir - 1000) / 10000

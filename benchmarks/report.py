@@ -95,7 +95,9 @@ def benchmark_section(doc: dict[str, Any]) -> str:
         parts += ["", f"**{table['title']}**", "", markdown_table(table["columns"], table["rows"])]
     if doc.get("targets"):
         parts += ["", "Targets:", ""]
-        parts.append(markdown_table(["target", "measured", "wanted", "holds", "note"], target_rows([doc])))
+        parts.append(
+            markdown_table(["target", "measured", "wanted", "holds", "note"], target_rows([doc]))
+        )
     if doc.get("notes"):
         parts += ["", "Notes:", ""] + [f"- {n}" for n in doc["notes"]]
     packages = doc.get("machine", {}).get("packages", {})
@@ -111,7 +113,12 @@ def render(docs: list[dict[str, Any]], order: list[str] | None = None) -> str:
     parts = [HEADER]
     rows = target_rows(docs)
     if rows:
-        parts += ["## Targets at a glance", "", markdown_table(["benchmark", "target", "measured", "wanted", "holds", "note"], rows), ""]
+        parts += [
+            "## Targets at a glance",
+            "",
+            markdown_table(["benchmark", "target", "measured", "wanted", "holds", "note"], rows),
+            "",
+        ]
     if not docs:
         parts.append("No results yet: run `make bench-quick`.\n")
     for doc in docs:

@@ -77,7 +77,15 @@ class BenchResult:
         self.tables.append(table)
         return table
 
-    def target(self, name: str, value: float | None, op: str, threshold: float, unit: str = "x", note: str = "") -> Target:
+    def target(
+        self,
+        name: str,
+        value: float | None,
+        op: str,
+        threshold: float,
+        unit: str = "x",
+        note: str = "",
+    ) -> Target:
         target = Target(name, value, op, threshold, unit, note)
         self.targets.append(target)
         return target
@@ -145,6 +153,8 @@ def read_results(results_dir: Path) -> list[dict[str, Any]]:
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"{path}: not a readable results file ({err})") from err
         if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_VERSION or "name" not in doc:
-            raise ValueError(f"{path}: not a benchmarks results file (expected schema {SCHEMA_VERSION})")
+            raise ValueError(
+                f"{path}: not a benchmarks results file (expected schema {SCHEMA_VERSION})"
+            )
         docs.append(doc)
     return docs

@@ -7,14 +7,21 @@ import shlex
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from benchmarks import PACKAGE_DIR
 from benchmarks.context import BenchContext, BenchmarkSkipped
@@ -36,7 +43,7 @@ class Benchmark:
         fn = getattr(importlib.import_module(module_name), attr)
         if not callable(fn):
             raise TypeError(f"{self.target} is not callable")
-        return fn  # type: ignore[no-any-return]
+        return fn
 
 
 class Suite:
@@ -47,7 +54,9 @@ class Suite:
 
     def register(self, name: str, title: str, target: str) -> Benchmark:
         if name in self._items:
-            raise ValueError(f"benchmark {name!r} is already registered ({self._items[name].target})")
+            raise ValueError(
+                f"benchmark {name!r} is already registered ({self._items[name].target})"
+            )
         bench = Benchmark(name, title, target)
         self._items[name] = bench
         return bench
@@ -62,14 +71,20 @@ class Suite:
             known = ", ".join(self._items)
             raise KeyError(f"unknown benchmark {name!r}; known: {known}") from None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Benchmark]:
         return iter(self._items.values())
 
 
 SUITE = Suite()
 SUITE.register("zonal", "Zonal statistics: accuracy and speed", "benchmarks.zonal:benchmark")
-SUITE.register("pipeline", "Season pipeline vs the I/O floor and a rioxarray-defaults script", "benchmarks.pipeline:benchmark")
-SUITE.register("tiles", "Map tiles: Nongshu (gunicorn) vs TiTiler (uvicorn)", "benchmarks.tiles:benchmark")
+SUITE.register(
+    "pipeline",
+    "Season pipeline vs the I/O floor and a rioxarray-defaults script",
+    "benchmarks.pipeline:benchmark",
+)
+SUITE.register(
+    "tiles", "Map tiles: Nongshu (gunicorn) vs TiTiler (uvicorn)", "benchmarks.tiles:benchmark"
+)
 SUITE.register("trace", "QR trace lookups vs a bare Flask endpoint", "benchmarks.trace:benchmark")
 SUITE.register("api", "API reads: fields GeoJSON and alerts", "benchmarks.api:benchmark")
 
@@ -117,7 +132,9 @@ def run_benchmark(
             doc["status"] = "skipped"
             doc["reason"] = str(err)
             doc["notes"] = ctx.notes
-        except Exception as err:  # a benchmark failing must not stop the others; the cause is recorded
+        except (
+            Exception
+        ) as err:  # a benchmark failing must not stop the others; the cause is recorded
             doc["status"] = "failed"
             doc["reason"] = f"{type(err).__name__}: {err}"
             doc["traceback"] = traceback.format_exc()
@@ -151,7 +168,12 @@ def run_many(
             bench = SUITE.get(name)
             progress.update(overall, description=f"benchmark [bold]{name}[/]")
             doc = run_benchmark(
-                bench, scale=scale, work_dir=work_dir, results_dir=results_dir, command=command, progress=progress
+                bench,
+                scale=scale,
+                work_dir=work_dir,
+                results_dir=results_dir,
+                command=command,
+                progress=progress,
             )
             docs.append(doc)
             style = {"ok": "green", "skipped": "yellow"}.get(doc["status"], "red")

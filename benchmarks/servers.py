@@ -12,11 +12,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from benchmarks.memory import tree_rss
 
@@ -58,7 +58,7 @@ class Server:
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     def __enter__(self) -> Server:
         if self.log_path is not None:
@@ -80,7 +80,10 @@ class Server:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -90,7 +93,9 @@ class Server:
         last = "no answer"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError(f"{self.name} exited with code {self.proc.returncode} before answering:\n{self.log_tail()}")
+                raise ServerError(
+                    f"{self.name} exited with code {self.proc.returncode} before answering:\n{self.log_tail()}"
+                )
             try:
                 conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
                 conn.request("GET", self.ready_path)
@@ -102,7 +107,9 @@ class Server:
             except OSError as err:
                 last = str(err)
             time.sleep(0.2)
-        raise ServerError(f"{self.name} did not answer {self.ready_path} within {self.startup_timeout:.0f} s ({last}):\n{self.log_tail()}")
+        raise ServerError(
+            f"{self.name} did not answer {self.ready_path} within {self.startup_timeout:.0f} s ({last}):\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -130,11 +137,3 @@ class Server:
             self._log.close()
             self._log = None
         self.proc = None
-
-
-def gunicorn_command(app: str, port: int, workers: int = 2, extra: Sequence[str] = ()) -> list[str]:
-    """gunicorn with ``workers`` sync workers bound to 127.0.0.1:port, from this interpreter's venv."""
-    return [
-        sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{port}", "--workers", str(workers),
-        "--log-level", "warning", *extra, app,
-    ]

@@ -48,8 +48,14 @@ def risk_surface(size: int, seed: int) -> np.ndarray:
 def write_cog(path: Path, array: np.ndarray, transform: Affine) -> None:
     """A DEFLATE COG with 512 px blocks and overviews, written atomically."""
     profile = {
-        "driver": "GTiff", "width": array.shape[1], "height": array.shape[0], "count": 1,
-        "dtype": str(array.dtype), "crs": CRS, "transform": transform, "nodata": float("nan"),
+        "driver": "GTiff",
+        "width": array.shape[1],
+        "height": array.shape[0],
+        "count": 1,
+        "dtype": str(array.dtype),
+        "crs": CRS,
+        "transform": transform,
+        "nodata": float("nan"),
     }
     cog = cog_profiles.get("deflate")
     cog.update(blockxsize=512, blockysize=512, predictor=3)
@@ -58,7 +64,9 @@ def write_cog(path: Path, array: np.ndarray, transform: Affine) -> None:
         with mem.open(**profile) as dst:
             dst.write(array, 1)
         with mem.open() as src:
-            cog_translate(src, str(tmp), cog, overview_resampling="average", quiet=True, in_memory=True)
+            cog_translate(
+                src, str(tmp), cog, overview_resampling="average", quiet=True, in_memory=True
+            )
     tmp.replace(path)
 
 
@@ -69,7 +77,10 @@ def make_fields_table(count: int, size: int, seed: int) -> gpd.GeoDataFrame:
     side = rng.uniform(60, 400, count)
     x = ORIGIN[0] + rng.uniform(0, extent - 400, count)
     y = ORIGIN[1] - rng.uniform(400, extent, count)
-    geoms = [box(x0, y0, x0 + s, y0 + s * rng.uniform(0.5, 1.5)) for x0, y0, s in zip(x, y, side, strict=True)]
+    geoms = [
+        box(x0, y0, x0 + s, y0 + s * rng.uniform(0.5, 1.5))
+        for x0, y0, s in zip(x, y, side, strict=True)
+    ]
     crops = np.array(["potato", "spring_wheat", "maize", "highland_barley", "winter_wheat"])
     levels = rng.choice([0, 0, 0, 1, 2, 3, 4], count)
     frame = gpd.GeoDataFrame(
@@ -111,23 +122,45 @@ def make_alerts(fields: gpd.GeoDataFrame, run_id: str) -> dict:
                 continue
             alerts.append(
                 {
-                    "id": f"{run_id}-{row.field_id}-{h}", "target_type": "field", "target_id": row.field_id,
-                    "township": row.township, "cooperative_id": row.cooperative_id, "crop": row.crop,
-                    "hazard": h, "level": level, "colour": COLOURS[level], "risk": round(0.2 * level, 2),
-                    "stage": "tuber_initiation", "triggers": {"risk": round(0.2 * level, 2)},
-                    "valid_from": "2026-07-01", "valid_to": "2026-07-14", "advice_key": f"{h}/{row.crop}/tuber_initiation/{COLOURS[level]}",
+                    "id": f"{run_id}-{row.field_id}-{h}",
+                    "target_type": "field",
+                    "target_id": row.field_id,
+                    "township": row.township,
+                    "cooperative_id": row.cooperative_id,
+                    "crop": row.crop,
+                    "hazard": h,
+                    "level": level,
+                    "colour": COLOURS[level],
+                    "risk": round(0.2 * level, 2),
+                    "stage": "tuber_initiation",
+                    "triggers": {"risk": round(0.2 * level, 2)},
+                    "valid_from": "2026-07-01",
+                    "valid_to": "2026-07-14",
+                    "advice_key": f"{h}/{row.crop}/tuber_initiation/{COLOURS[level]}",
                 }
             )
-    return {"run_id": run_id, "season": run_id, "valid_from": "2026-07-01", "valid_to": "2026-07-14", "alerts": alerts}
+    return {
+        "run_id": run_id,
+        "season": run_id,
+        "valid_from": "2026-07-01",
+        "valid_to": "2026-07-14",
+        "alerts": alerts,
+    }
 
 
-def write_run(data_dir: Path, region: str, run_id: str, *, size: int, fields: int, seed: int = 7) -> Path:
+def write_run(
+    data_dir: Path, region: str, run_id: str, *, size: int, fields: int, seed: int = 7
+) -> Path:
     """Write ``<data_dir>/outputs/<region>/<run_id>/`` and return it (skipped when already complete)."""
     run_dir = data_dir / "outputs" / region / run_id
     marker = run_dir / "run.json"
     if marker.exists():
         meta = json.loads(marker.read_text())
-        if meta.get("parameters", {}).get("synthetic") == {"size": size, "fields": fields, "seed": seed}:
+        if meta.get("parameters", {}).get("synthetic") == {
+            "size": size,
+            "fields": fields,
+            "seed": seed,
+        }:
             return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     transform = Affine(PIXEL_M, 0, ORIGIN[0], 0, -PIXEL_M, ORIGIN[1])
@@ -139,8 +172,13 @@ def write_run(data_dir: Path, region: str, run_id: str, *, size: int, fields: in
     with rasterio.open(run_dir / "risk_drought.tif") as src:
         bounds = list(src.bounds)
     meta = {
-        "run_id": run_id, "season": run_id.split("-")[0], "region": region,
-        "valid_from": "2026-07-01", "valid_to": "2026-07-14", "bounds_utm": bounds, "crs": CRS,
+        "run_id": run_id,
+        "season": run_id.split("-")[0],
+        "region": region,
+        "valid_from": "2026-07-01",
+        "valid_to": "2026-07-14",
+        "bounds_utm": bounds,
+        "crs": CRS,
         "parameters": {"synthetic": {"size": size, "fields": fields, "seed": seed}},
         "note": "synthetic outputs written by benchmarks/synthetic_run.py for the web benchmarks",
     }

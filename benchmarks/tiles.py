@@ -25,7 +25,13 @@ from benchmarks.results import BenchResult, ratio
 from benchmarks.servers import HOST, Server
 from benchmarks.synthetic_run import write_run
 from benchmarks.tilesets import Tile, viewport_bursts, zooms_for
-from benchmarks.webservers import GUNICORN_EXTRA, WORKERS, check_nongshu_app, nongshu_server, titiler_server
+from benchmarks.webservers import (
+    WORKERS,
+    check_nongshu_app,
+    gunicorn_setup,
+    nongshu_server,
+    titiler_server,
+)
 
 REGION, RUN_ID, LAYER = "bench", "2026", "risk_drought"
 CLIENTS = (1, 8, 16)
@@ -86,8 +92,9 @@ def benchmark(ctx: BenchContext) -> BenchResult:
         raise BenchmarkSkipped(f"webapi is not importable yet: {err}") from err
     check_nongshu_app()
     size = ctx.pick(tiny=512, quick=2048, full=4096)
+    # viewport bursts per client: 40/480/640 tiles per server and cache state (quick), 100/800/1600 (full)
     bursts_per = ctx.pick(
-        tiny={1: 1, 8: 1, 16: 1}, quick={1: 4, 8: 16, 16: 32}, full={1: 10, 8: 32, 16: 64}
+        tiny={1: 1, 8: 1, 16: 1}, quick={1: 2, 8: 3, 16: 2}, full={1: 5, 8: 5, 16: 5}
     )
     clients_list = [c for c in CLIENTS if ctx.scale != "tiny" or c == 1]
     data = ctx.subdir("data")
@@ -100,18 +107,35 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     zooms = zooms_for(bounds, max_zoom=ctx.pick(tiny=18, quick=16, full=16))
     result = BenchResult(
         settings={
-            "cog_px": size, "layer": LAYER, "zooms": zooms, "burst_tiles": 20, "workers_per_server": WORKERS,
-            "nongshu": f"gunicorn sync workers {' '.join(GUNICORN_EXTRA)}, NONGSHU_TILE_CACHE default",
-            "titiler": "uvicorn[standard] --workers 2, titiler.core TilerFactory", "titiler_style": style,
+            "cog_px": size,
+            "layer": LAYER,
+            "zooms": zooms,
+            "burst_tiles": 20,
+            "workers_per_server": WORKERS,
+            "nongshu": f"gunicorn as nongshu serve ({gunicorn_setup()}), NONGSHU_TILE_CACHE default",
+            "titiler": "uvicorn[standard] --workers 2, titiler.core TilerFactory",
+            "titiler_style": style,
             "load_generator": "Python threads, one keep-alive http.client connection per client, same machine",
         }
     )
     table = result.table(
         "Tiles (cold: fresh servers; warm: the same tiles again)",
-        ["server", "clients", "cache", "tiles", "errors", "tiles_per_s", "p50_ms", "p95_ms", "p99_ms", "rss_mib"],
+        [
+            "server",
+            "clients",
+            "cache",
+            "tiles",
+            "errors",
+            "tiles_per_s",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "rss_mib",
+        ],
     )
     ratios = result.table(
-        "Nongshu / TiTiler", ["clients", "cache", "tiles_per_s_ratio", "p99_ratio", "nongshu_warm_over_cold"]
+        "Nongshu / TiTiler",
+        ["clients", "cache", "tiles_per_s_ratio", "p99_ratio", "nongshu_warm_over_cold"],
     )
     samples: dict[str, list[bytes]] = {}
     measured: dict[tuple[str, int, str], dict] = {}
@@ -129,11 +153,23 @@ def benchmark(ctx: BenchContext) -> BenchResult:
                 with make() as server:
                     for cache in ("cold", "warm"):
                         load = run_load(HOST, server.port, paths)
-                        row = {"server": name, "clients": clients, "cache": cache, "tiles": load.requests,
-                               **{k: v for k, v in load.summary().items() if k in ("errors", "p50_ms", "p95_ms", "p99_ms")},
-                               "tiles_per_s": load.req_per_s, "rss_mib": server.rss_bytes() / 2**20}
+                        row = {
+                            "server": name,
+                            "clients": clients,
+                            "cache": cache,
+                            "tiles": load.requests,
+                            **{
+                                k: v
+                                for k, v in load.summary().items()
+                                if k in ("errors", "p50_ms", "p95_ms", "p99_ms")
+                            },
+                            "tiles_per_s": load.req_per_s,
+                            "rss_mib": server.rss_bytes() / 2**20,
+                        }
                         if load.error_samples:
-                            result.notes.append(f"{name} {clients} clients {cache}: errors {load.error_samples}")
+                            result.notes.append(
+                                f"{name} {clients} clients {cache}: errors {load.error_samples}"
+                            )
                         table.add(**row)
                         measured[(name, clients, cache)] = row
                     if clients == clients_list[-1]:
@@ -145,22 +181,49 @@ def benchmark(ctx: BenchContext) -> BenchResult:
         for cache in ("cold", "warm"):
             ns, tt = measured[("nongshu", clients, cache)], measured[("titiler", clients, cache)]
             ratios.add(
-                clients=clients, cache=cache, tiles_per_s_ratio=ratio(ns["tiles_per_s"], tt["tiles_per_s"]),
+                clients=clients,
+                cache=cache,
+                tiles_per_s_ratio=ratio(ns["tiles_per_s"], tt["tiles_per_s"]),
                 p99_ratio=ratio(ns["p99_ms"], tt["p99_ms"]),
-                nongshu_warm_over_cold=ratio(measured[("nongshu", clients, "warm")]["tiles_per_s"],
-                                             measured[("nongshu", clients, "cold")]["tiles_per_s"]),
+                nongshu_warm_over_cold=ratio(
+                    measured[("nongshu", clients, "warm")]["tiles_per_s"],
+                    measured[("nongshu", clients, "cold")]["tiles_per_s"],
+                ),
             )
-    pixels = [compare_png(a, b) for a, b in zip(samples["nongshu"], samples["titiler"], strict=True)]
-    same = result.table("Same pixels? (sample tiles decoded from both servers)", ["tiles", "identical_fraction_min", "max_channel_diff"])
-    same.add(tiles=len(pixels), identical_fraction_min=min(p["identical_fraction"] for p in pixels),
-             max_channel_diff=max(p["max_channel_diff"] for p in pixels))
+    pixels = [
+        compare_png(a, b) for a, b in zip(samples["nongshu"], samples["titiler"], strict=True)
+    ]
+    same = result.table(
+        "Same pixels? (sample tiles decoded from both servers)",
+        ["tiles", "identical_fraction_min", "max_channel_diff"],
+    )
+    same.add(
+        tiles=len(pixels),
+        identical_fraction_min=min(p["identical_fraction"] for p in pixels),
+        max_channel_diff=max(p["max_channel_diff"] for p in pixels),
+    )
     cold_ns, cold_tt = measured[("nongshu", top, "cold")], measured[("titiler", top, "cold")]
-    result.target(f"tiles: tiles/s vs TiTiler at {top} clients, cold", ratio(cold_ns["tiles_per_s"], cold_tt["tiles_per_s"]), ">=", 1.0)
-    result.target(f"tiles: Nongshu p99 at {top} clients, cold", cold_ns["p99_ms"], "<=", 250.0, unit="ms")
+    result.target(
+        f"tiles: tiles/s vs TiTiler at {top} clients, cold",
+        ratio(cold_ns["tiles_per_s"], cold_tt["tiles_per_s"]),
+        ">=",
+        1.0,
+    )
+    result.target(
+        f"tiles: Nongshu p99 at {top} clients, cold", cold_ns["p99_ms"], "<=", 250.0, unit="ms"
+    )
     result.target(
         f"tiles: Nongshu warm / cold tiles/s at {top} clients",
-        ratio(measured[("nongshu", top, "warm")]["tiles_per_s"], cold_ns["tiles_per_s"]), ">=", 5.0,
+        ratio(measured[("nongshu", top, "warm")]["tiles_per_s"], cold_ns["tiles_per_s"]),
+        ">=",
+        5.0,
     )
-    result.target("tiles: identical pixels in sample tiles", same.rows[0]["identical_fraction_min"], ">=", 0.999, unit="fraction")
+    result.target(
+        "tiles: identical pixels in sample tiles",
+        same.rows[0]["identical_fraction_min"],
+        ">=",
+        0.999,
+        unit="fraction",
+    )
     result.raw = {"bounds_wgs84": list(bounds), "bursts_per_client": bursts_per}
     return result

@@ -24,7 +24,9 @@ class Tile:
     y: int
 
 
-def tile_range(bounds_wgs84: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
+def tile_range(
+    bounds_wgs84: tuple[float, float, float, float], z: int
+) -> tuple[int, int, int, int]:
     """(xmin, ymin, xmax, ymax) of the tiles at zoom ``z`` lying wholly inside ``bounds``."""
     west, south, east, north = bounds_wgs84
     ul = TMS.tile(west, north, z)
@@ -33,13 +35,17 @@ def tile_range(bounds_wgs84: tuple[float, float, float, float], z: int) -> tuple
     return ul.x + 1, ul.y + 1, lr.x - 1, lr.y - 1
 
 
-def zooms_for(bounds_wgs84: tuple[float, float, float, float], max_zoom: int, count: int = 5) -> list[int]:
+def zooms_for(
+    bounds_wgs84: tuple[float, float, float, float], max_zoom: int, count: int = 5
+) -> list[int]:
     """Up to ``count`` consecutive zooms from the first that holds a whole burst, none beyond ``max_zoom``."""
     for z in range(0, max_zoom + 1):
         x0, y0, x1, y1 = tile_range(bounds_wgs84, z)
         if x1 - x0 + 1 >= BURST_COLS and y1 - y0 + 1 >= BURST_ROWS:
             return list(range(z, min(z + count, max_zoom + 1)))
-    raise ValueError(f"bounds {bounds_wgs84} are too small for a {BURST_COLS}x{BURST_ROWS} burst up to zoom {max_zoom}")
+    raise ValueError(
+        f"bounds {bounds_wgs84} are too small for a {BURST_COLS}x{BURST_ROWS} burst up to zoom {max_zoom}"
+    )
 
 
 def viewport_bursts(

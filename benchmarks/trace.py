@@ -18,7 +18,13 @@ from benchmarks.loadgen import run_load
 from benchmarks.results import BenchResult, ratio
 from benchmarks.servers import HOST
 from benchmarks.trace_data import EVENTS_PER_LOT, cached_store, lot_code
-from benchmarks.webservers import GUNICORN_EXTRA, WORKERS, bare_server, check_nongshu_app, nongshu_server
+from benchmarks.webservers import (
+    WORKERS,
+    bare_server,
+    check_nongshu_app,
+    gunicorn_setup,
+    nongshu_server,
+)
 
 
 def benchmark(ctx: BenchContext) -> BenchResult:
@@ -33,22 +39,40 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     clients = ctx.pick(tiny=4, quick=32, full=32)
     requests = ctx.pick(tiny=40, quick=640, full=3200)
     with ctx.step(f"trace: filling the store towards {target:,} events", total=target) as step:
-        url, meta = cached_store(ctx.subdir("store"), target, budget, on_progress=lambda n: step.update(completed=n))
+        url, meta = cached_store(
+            ctx.subdir("store"), target, budget, on_progress=lambda n: step.update(completed=n)
+        )
     events, lots, gtin = meta["events"], meta["lots"], meta["gtin"]
     if lots == 0:
         raise RuntimeError("the trace store could not record a single lot within the time budget")
     result = BenchResult(
         settings={
-            "target_events": target, "events_stored": events, "lots": lots, "events_per_lot": EVENTS_PER_LOT,
-            "fill_budget_s": budget, "database": "SQLite (WAL), filled with TraceStore.import_document",
-            "clients": clients, "requests": requests, "workers": WORKERS, "gunicorn": " ".join(GUNICORN_EXTRA),
+            "target_events": target,
+            "events_stored": events,
+            "lots": lots,
+            "events_per_lot": EVENTS_PER_LOT,
+            "fill_budget_s": budget,
+            "database": "SQLite (WAL), filled with TraceStore.import_document",
+            "clients": clients,
+            "requests": requests,
+            "workers": WORKERS,
+            "gunicorn": gunicorn_setup(),
         }
     )
-    fill = result.table("Filling the store through the API", ["events", "seconds", "events_per_s_first_batch", "events_per_s_last_batch"])
-    fill.add(events=events, seconds=meta["seconds"], events_per_s_first_batch=meta["events_per_s_first_batch"],
-             events_per_s_last_batch=meta["events_per_s_last_batch"])
-    probes = result.table("Lookup time vs store size (in-process, median of 7 random lots)",
-                          ["events", "consumer_view_ms", "lot_read_ms"])
+    fill = result.table(
+        "Filling the store through the API",
+        ["events", "seconds", "events_per_s_first_batch", "events_per_s_last_batch"],
+    )
+    fill.add(
+        events=events,
+        seconds=meta["seconds"],
+        events_per_s_first_batch=meta["events_per_s_first_batch"],
+        events_per_s_last_batch=meta["events_per_s_last_batch"],
+    )
+    probes = result.table(
+        "Lookup time vs store size (in-process, median of 7 random lots)",
+        ["events", "consumer_view_ms", "lot_read_ms"],
+    )
     for row in meta.get("lookup_probes", []):
         probes.add(**row)
     if events < target:
@@ -59,19 +83,34 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     rng = np.random.default_rng(1)
     picks = [lot_code(int(i)) for i in rng.integers(0, lots, requests)]
     variants = {
-        "consumer view JSON": ([f"/01/{gtin}/10/{lot}" for lot in picks], {"Accept": "application/json"}),
+        "consumer view JSON": (
+            [f"/01/{gtin}/10/{lot}" for lot in picks],
+            {"Accept": "application/json"},
+        ),
         "resolver linkset": ([f"/01/{gtin}/10/{lot}?linkType=linkset" for lot in picks], {}),
     }
-    table = result.table(f"Lookups at {clients} clients", ["server", "lookup", "requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms"])
+    table = result.table(
+        f"Lookups at {clients} clients",
+        ["server", "lookup", "requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms"],
+    )
     logs = ctx.subdir("logs")
     measured = {}
     with ctx.step("trace: load runs", total=len(variants) + 1) as step:
         with nongshu_server(ctx.subdir("data"), logs, database_url=url) as server:
             for name, (paths, headers) in variants.items():
                 step.update(description=f"trace: nongshu {name}")
-                load = run_load(HOST, server.port, [paths[i::clients] for i in range(clients)], headers=headers)
+                load = run_load(
+                    HOST, server.port, [paths[i::clients] for i in range(clients)], headers=headers
+                )
                 measured[name] = load.summary()
-                table.add(server="nongshu", lookup=name, **{k: measured[name][k] for k in ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms")})
+                table.add(
+                    server="nongshu",
+                    lookup=name,
+                    **{
+                        k: measured[name][k]
+                        for k in ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms")
+                    },
+                )
                 if load.error_samples:
                     result.notes.append(f"nongshu {name}: errors {load.error_samples}")
                 step.advance()
@@ -80,17 +119,39 @@ def benchmark(ctx: BenchContext) -> BenchResult:
             paths = [f"/01/{gtin}/10/{lot}" for lot in picks]
             load = run_load(HOST, bare.port, [paths[i::clients] for i in range(clients)])
             measured["bare"] = load.summary()
-            table.add(server="bare flask", lookup="fixed JSON", **{k: measured["bare"][k] for k in ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms")})
+            table.add(
+                server="bare flask",
+                lookup="fixed JSON",
+                **{
+                    k: measured["bare"][k]
+                    for k in ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms")
+                },
+            )
             step.advance()
     view = measured["consumer view JSON"]
-    result.target(f"trace: consumer view req/s vs bare Flask at {clients} clients", ratio(view["req_per_s"], measured["bare"]["req_per_s"]), ">=", 0.5)
-    result.target(f"trace: consumer view p99 at {clients} clients", view["p99_ms"], "<=", 50.0, unit="ms")
-    result.target(f"trace: resolver linkset p99 at {clients} clients", measured["resolver linkset"]["p99_ms"], "<=", 50.0, unit="ms")
+    result.target(
+        f"trace: consumer view req/s vs bare Flask at {clients} clients",
+        ratio(view["req_per_s"], measured["bare"]["req_per_s"]),
+        ">=",
+        0.5,
+    )
+    result.target(
+        f"trace: consumer view p99 at {clients} clients", view["p99_ms"], "<=", 50.0, unit="ms"
+    )
+    result.target(
+        f"trace: resolver linkset p99 at {clients} clients",
+        measured["resolver linkset"]["p99_ms"],
+        "<=",
+        50.0,
+        unit="ms",
+    )
     if len(probes.rows) >= 2:
         first, last = probes.rows[0], probes.rows[-1]
         result.target(
             f"trace: lookups do not scan (view time at {last['events']:,} / at {first['events']:,} events)",
-            ratio(last["consumer_view_ms"], first["consumer_view_ms"]), "<=", 1.5,
+            ratio(last["consumer_view_ms"], first["consumer_view_ms"]),
+            "<=",
+            1.5,
         )
     result.target("trace: events stored", float(events), ">=", float(target), unit="events")
     return result

@@ -49,14 +49,32 @@ def setup_parties(store: Any) -> Parties:
     coop = store.create_organisation(gln=coop_gln, name="定西马铃薯合作社", role="cooperative")
     inspector = store.create_organisation(gln=insp_gln, name="安定区农产品检测站", role="inspector")
     retailer = store.create_organisation(gln=shop_gln, name="兰州生鲜超市", role="retailer")
-    gtin = store.register_product(gtin=with_check_digit("0690000000001"), name="定西马铃薯", crop="potato",
-                                  variety="Longshu 7")
-    field_uri = store.register_location(uri=location_uri(coop_gln, "1"), kind="field", name="Field DX-000001",
-                                        organisation_gln=coop_gln, field_id="DX-000001", township="T01",
-                                        cooperative_id="C01", cooperative_name="定西马铃薯合作社", crop="potato")
-    lab_uri = store.register_location(uri=location_uri(insp_gln, "0"), kind="lab", name="Lab", organisation_gln=insp_gln)
-    shop_uri = store.register_location(uri=location_uri(shop_gln, "0"), kind="shop", name="Shop", organisation_gln=shop_gln)
-    return Parties(coop, inspector, retailer, coop_gln, shop_gln, field_uri, lab_uri, shop_uri, gtin)
+    gtin = store.register_product(
+        gtin=with_check_digit("0690000000001"),
+        name="定西马铃薯",
+        crop="potato",
+        variety="Longshu 7",
+    )
+    field_uri = store.register_location(
+        uri=location_uri(coop_gln, "1"),
+        kind="field",
+        name="Field DX-000001",
+        organisation_gln=coop_gln,
+        field_id="DX-000001",
+        township="T01",
+        cooperative_id="C01",
+        cooperative_name="定西马铃薯合作社",
+        crop="potato",
+    )
+    lab_uri = store.register_location(
+        uri=location_uri(insp_gln, "0"), kind="lab", name="Lab", organisation_gln=insp_gln
+    )
+    shop_uri = store.register_location(
+        uri=location_uri(shop_gln, "0"), kind="shop", name="Shop", organisation_gln=shop_gln
+    )
+    return Parties(
+        coop, inspector, retailer, coop_gln, shop_gln, field_uri, lab_uri, shop_uri, gtin
+    )
 
 
 def lot_code(i: int) -> str:
@@ -70,16 +88,65 @@ def lot_documents(p: Parties, i: int) -> list[tuple[Any, dict[str, Any]]]:
     lot = lot_code(i)
     t0 = BASE_TIME + timedelta(seconds=i)
     return [
-        (p.coop, b.harvest_event(gtin=p.gtin, lot=lot, quantity_kg=1000.0, when=t0, field_location=p.field_uri,
-                                 field_id="DX-000001", crop="potato", variety="Longshu 7", grower_gln=p.coop_gln)),
-        (p.inspector, b.inspection_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(hours=1), location=p.lab_uri,
-                                         results=[{"substance": "urn:nongshu:substance:organophosphates",
-                                                   "value": 12.0, "uom": "P1"}], conformant=True)),
-        (p.coop, b.shipping_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(hours=2), location=p.field_uri,
-                                  source_gln=p.coop_gln, destination_gln=p.retailer_gln)),
-        (p.retailer, b.receiving_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(hours=6), location=p.shop_uri,
-                                       source_gln=p.coop_gln, destination_gln=p.retailer_gln)),
-        (p.retailer, b.retail_sale_event(gtin=p.gtin, lot=lot, when=t0 + timedelta(days=1), location=p.shop_uri)),
+        (
+            p.coop,
+            b.harvest_event(
+                gtin=p.gtin,
+                lot=lot,
+                quantity_kg=1000.0,
+                when=t0,
+                field_location=p.field_uri,
+                field_id="DX-000001",
+                crop="potato",
+                variety="Longshu 7",
+                grower_gln=p.coop_gln,
+            ),
+        ),
+        (
+            p.inspector,
+            b.inspection_event(
+                gtin=p.gtin,
+                lot=lot,
+                when=t0 + timedelta(hours=1),
+                location=p.lab_uri,
+                results=[
+                    {
+                        "substance": "urn:nongshu:substance:organophosphates",
+                        "value": 12.0,
+                        "uom": "P1",
+                    }
+                ],
+                conformant=True,
+            ),
+        ),
+        (
+            p.coop,
+            b.shipping_event(
+                gtin=p.gtin,
+                lot=lot,
+                when=t0 + timedelta(hours=2),
+                location=p.field_uri,
+                source_gln=p.coop_gln,
+                destination_gln=p.retailer_gln,
+            ),
+        ),
+        (
+            p.retailer,
+            b.receiving_event(
+                gtin=p.gtin,
+                lot=lot,
+                when=t0 + timedelta(hours=6),
+                location=p.shop_uri,
+                source_gln=p.coop_gln,
+                destination_gln=p.retailer_gln,
+            ),
+        ),
+        (
+            p.retailer,
+            b.retail_sale_event(
+                gtin=p.gtin, lot=lot, when=t0 + timedelta(days=1), location=p.shop_uri
+            ),
+        ),
     ]
 
 
@@ -98,8 +165,11 @@ def probe_lookup(store: Any, parties: Parties, lots: int, samples: int = 7) -> d
         t0 = time.perf_counter()
         store.lot(parties.gtin, lot_code(i))
         lot_ms.append((time.perf_counter() - t0) * 1000)
-    return {"events": lots * EVENTS_PER_LOT, "consumer_view_ms": statistics.median(view_ms),
-            "lot_read_ms": statistics.median(lot_ms)}
+    return {
+        "events": lots * EVENTS_PER_LOT,
+        "consumer_view_ms": statistics.median(view_ms),
+        "lot_read_ms": statistics.median(lot_ms),
+    }
 
 
 def fill_store(
@@ -124,8 +194,13 @@ def fill_store(
         total_lots = max(1, target_events // EVENTS_PER_LOT)
         batch_lots = batch_lots or max(1, min(50, total_lots // 8))
         next_probe = max(batch_lots * EVENTS_PER_LOT, min(250, target_events // 4))
-        while lots * EVENTS_PER_LOT < target_events and time.perf_counter() - start < budget_seconds:
-            n = min(batch_lots, (target_events - lots * EVENTS_PER_LOT + EVENTS_PER_LOT - 1) // EVENTS_PER_LOT)
+        while (
+            lots * EVENTS_PER_LOT < target_events and time.perf_counter() - start < budget_seconds
+        ):
+            n = min(
+                batch_lots,
+                (target_events - lots * EVENTS_PER_LOT + EVENTS_PER_LOT - 1) // EVENTS_PER_LOT,
+            )
             by_principal: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
             t0 = time.perf_counter()
             # one document per step so each organisation uploads its own events, in chain order
@@ -143,8 +218,11 @@ def fill_store(
                 probes.append(probe_lookup(store, parties, lots))
                 next_probe *= 2
         return {
-            "events": lots * EVENTS_PER_LOT, "lots": lots, "seconds": time.perf_counter() - start,
-            "gtin": parties.gtin, "events_per_s_first_batch": rates[0][1] if rates else None,
+            "events": lots * EVENTS_PER_LOT,
+            "lots": lots,
+            "seconds": time.perf_counter() - start,
+            "gtin": parties.gtin,
+            "events_per_s_first_batch": rates[0][1] if rates else None,
             "events_per_s_last_batch": rates[-1][1] if rates else None,
             "lookup_probes": probes,
         }
@@ -152,8 +230,12 @@ def fill_store(
         store.close()
 
 
-def cached_store(work: Path, target_events: int, budget_seconds: float,
-                 on_progress: Callable[[int], None] | None = None) -> tuple[str, dict[str, Any]]:
+def cached_store(
+    work: Path,
+    target_events: int,
+    budget_seconds: float,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[str, dict[str, Any]]:
     """A SQLite store filled towards ``target_events``, reused from an earlier run when it matches."""
     db = work / f"trace-{target_events}.db"
     meta_path = work / f"trace-{target_events}.json"

@@ -26,7 +26,13 @@ def nongshu_app() -> Any:
 
 def bare_app() -> Flask:
     app = Flask("bare")
-    body = {"gtin": None, "lot": None, "product": "potato", "origin": {"field": "DX-000001"}, "status": "intact"}
+    body = {
+        "gtin": None,
+        "lot": None,
+        "product": "potato",
+        "origin": {"field": "DX-000001"},
+        "status": "intact",
+    }
 
     @app.get("/01/<gtin>/10/<lot>")
     def resolve(gtin: str, lot: str) -> Any:

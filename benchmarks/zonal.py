@@ -31,9 +31,19 @@ def write_ramp(path: Path, ramp: Ramp, size: int) -> Affine:
     """Write the ramp as a tiled DEFLATE float32 GeoTIFF with NaN nodata; return its transform."""
     transform = Affine(PIXEL_M, 0, ORIGIN[0], 0, -PIXEL_M, ORIGIN[1])
     profile = {
-        "driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "float32",
-        "crs": CRS, "transform": transform, "nodata": float("nan"), "tiled": True,
-        "blockxsize": 512, "blockysize": 512, "compress": "deflate", "predictor": 3,
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 1,
+        "dtype": "float32",
+        "crs": CRS,
+        "transform": transform,
+        "nodata": float("nan"),
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "predictor": 3,
     }
     tmp = path.with_name(path.name + ".partial")
     with rasterio.open(tmp, "w", **profile) as dst:
@@ -42,7 +52,9 @@ def write_ramp(path: Path, ramp: Ramp, size: int) -> Affine:
     return transform
 
 
-def prepare(ctx: BenchContext, size: int, per_class: int, ramp: Ramp) -> tuple[Path, dict[float, Path]]:
+def prepare(
+    ctx: BenchContext, size: int, per_class: int, ramp: Ramp
+) -> tuple[Path, dict[float, Path]]:
     """The raster and one GeoPackage of fields per size class (reused when already written)."""
     work = ctx.subdir(f"zonal-{size}px-{per_class}")
     raster = work / "ramp.tif"
@@ -55,7 +67,9 @@ def prepare(ctx: BenchContext, size: int, per_class: int, ramp: Ramp) -> tuple[P
         if not path.exists():
             polys = make_fields(per_class, area_ha, bounds, seed=100 + i)
             gdf = gpd.GeoDataFrame(
-                {"field_id": [f"F{area_ha:g}-{j:05d}" for j in range(per_class)]}, geometry=list(polys), crs=CRS
+                {"field_id": [f"F{area_ha:g}-{j:05d}" for j in range(per_class)]},
+                geometry=list(polys),
+                crs=CRS,
             )
             tmp = path.with_name(path.name + ".partial.gpkg")
             gdf.to_file(tmp, layer="fields", driver="GPKG")
@@ -70,9 +84,13 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     ramp = Ramp()
     result = BenchResult(
         settings={
-            "raster_px": size, "pixel_m": PIXEL_M, "fields_per_class": per_class,
-            "classes_ha": list(SIZE_CLASSES_HA), "ramp": f"z = {ramp.c} + {ramp.a}*x + {ramp.b}*y (x, y in m)",
-            "stats": "mean, count", "isolation": "each method in its own spawned process",
+            "raster_px": size,
+            "pixel_m": PIXEL_M,
+            "fields_per_class": per_class,
+            "classes_ha": list(SIZE_CLASSES_HA),
+            "ramp": f"z = {ramp.c} + {ramp.a}*x + {ramp.b}*y (x, y in m)",
+            "stats": "mean, count",
+            "isolation": "each method in its own spawned process",
         }
     )
     with ctx.step("zonal: writing ramp raster and fields", total=None):
@@ -85,14 +103,27 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     methods = list(METHODS)
     if find_nongshu_step() is None:
         methods.remove("nongshu")
-        result.notes.append("Nongshu's per-field step was not found in pipelines/ at run time; only the peers ran.")
+        result.notes.append(
+            "Nongshu's per-field step was not found in pipelines/ at run time; only the peers ran."
+        )
     table = result.table(
         "Per size class (features/s is the zonal call alone; errors against the analytic mean)",
-        ["method", "field_ha", "features", "seconds", "features_per_s", "mean_abs_error", "max_abs_error",
-         "area_error_pct", "missing", "vs_exactextract_time"],
+        [
+            "method",
+            "field_ha",
+            "features",
+            "seconds",
+            "features_per_s",
+            "mean_abs_error",
+            "max_abs_error",
+            "area_error_pct",
+            "missing",
+            "vs_exactextract_time",
+        ],
     )
     summary = result.table(
-        "All classes", ["method", "features", "seconds", "features_per_s", "peak_rss_mib", "vs_exactextract_time"]
+        "All classes",
+        ["method", "features", "seconds", "features_per_s", "peak_rss_mib", "vs_exactextract_time"],
     )
     per_method: dict[str, dict] = {}
     with ctx.step("zonal: methods", total=len(methods)) as step:
@@ -101,7 +132,9 @@ def benchmark(ctx: BenchContext) -> BenchResult:
             measured = measure_in_subprocess(run_method, name, raster, list(files.values()))
             per_method[name] = {"outcomes": measured.value, "peak_rss_mib": measured.peak_rss_mib}
             step.advance()
-    ee_seconds = {a: o[2] for a, o in zip(files, per_method["exactextract"]["outcomes"], strict=True)}
+    ee_seconds = {
+        a: o[2] for a, o in zip(files, per_method["exactextract"]["outcomes"], strict=True)
+    }
     for name in methods:
         outcomes = per_method[name]["outcomes"]
         total_s = 0.0
@@ -109,13 +142,21 @@ def benchmark(ctx: BenchContext) -> BenchResult:
             acc = accuracy(means, areas, *exact[area_ha])
             total_s += seconds
             table.add(
-                method=name, field_ha=area_ha, features=per_class, seconds=seconds,
-                features_per_s=per_class / seconds, vs_exactextract_time=ratio(seconds, ee_seconds[area_ha]), **acc,
+                method=name,
+                field_ha=area_ha,
+                features=per_class,
+                seconds=seconds,
+                features_per_s=per_class / seconds,
+                vs_exactextract_time=ratio(seconds, ee_seconds[area_ha]),
+                **acc,
             )
         per_method[name]["seconds"] = total_s
         summary.add(
-            method=name, features=per_class * len(files), seconds=total_s,
-            features_per_s=per_class * len(files) / total_s, peak_rss_mib=per_method[name]["peak_rss_mib"],
+            method=name,
+            features=per_class * len(files),
+            seconds=total_s,
+            features_per_s=per_class * len(files) / total_s,
+            peak_rss_mib=per_method[name]["peak_rss_mib"],
             vs_exactextract_time=ratio(total_s, sum(ee_seconds.values())),
         )
     result.raw = {
@@ -135,14 +176,26 @@ def _targets(result: BenchResult, per_method: dict[str, dict], rows: list[dict])
     ns_seconds = nongshu["seconds"] if nongshu else None
     ee_err = worst_error("exactextract")
     ns_err = worst_error("nongshu")
-    tolerance = 0.001  # ramp units: 1 % of the ramp's change across one pixel along y (0.01/m * 10 m)
+    tolerance = (
+        0.001  # ramp units: 1 % of the ramp's change across one pixel along y (0.01/m * 10 m)
+    )
     result.target(
-        "zonal: worst-class mean abs error (exactextract-level)", ns_err, "<=",
-        (ee_err or 0.0) + tolerance, unit="ramp units",
+        "zonal: worst-class mean abs error (exactextract-level)",
+        ns_err,
+        "<=",
+        (ee_err or 0.0) + tolerance,
+        unit="ramp units",
         note=f"threshold = exactextract's {ee_err:.2g} + {tolerance}" if ee_err is not None else "",
     )
-    result.target("zonal: time vs exactextract", ratio(ns_seconds, per_method["exactextract"]["seconds"]), "<=", 1.2)
+    result.target(
+        "zonal: time vs exactextract",
+        ratio(ns_seconds, per_method["exactextract"]["seconds"]),
+        "<=",
+        1.2,
+    )
     result.target(
         "zonal: speed-up over rasterstats from file",
-        ratio(per_method["rasterstats (file)"]["seconds"], ns_seconds), ">=", 10.0,
+        ratio(per_method["rasterstats (file)"]["seconds"], ns_seconds),
+        ">=",
+        10.0,
     )

@@ -31,7 +31,9 @@ class Ramp:
     def at(self, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray | float:
         return self.c + self.a * x + self.b * y
 
-    def raster(self, transform: Affine, height: int, width: int, dtype: str = "float32") -> np.ndarray:
+    def raster(
+        self, transform: Affine, height: int, width: int, dtype: str = "float32"
+    ) -> np.ndarray:
         """The ramp sampled at every pixel centre of a north-up grid."""
         cols = np.arange(width) + 0.5
         rows = np.arange(height) + 0.5
@@ -42,10 +44,14 @@ class Ramp:
     def exact_means(self, polygons: np.ndarray) -> np.ndarray:
         """The exact area mean of the ramp over each polygon: its value at the centroid."""
         centroids = shapely.centroid(polygons)
-        return np.asarray(self.at(shapely.get_x(centroids), shapely.get_y(centroids)), dtype="float64")
+        return np.asarray(
+            self.at(shapely.get_x(centroids), shapely.get_y(centroids)), dtype="float64"
+        )
 
 
-def rotated_rectangle(area_m2: float, aspect: float, angle_deg: float, cx: float, cy: float) -> Polygon:
+def rotated_rectangle(
+    area_m2: float, aspect: float, angle_deg: float, cx: float, cy: float
+) -> Polygon:
     """A rectangle of the given area and length/width ratio, rotated about its centre."""
     width = math.sqrt(area_m2 * aspect)
     height = area_m2 / width
@@ -94,7 +100,9 @@ def make_fields(
     return out
 
 
-def accuracy(means: np.ndarray, areas_m2: np.ndarray, exact_means: np.ndarray, exact_areas_m2: np.ndarray) -> dict[str, float]:
+def accuracy(
+    means: np.ndarray, areas_m2: np.ndarray, exact_means: np.ndarray, exact_areas_m2: np.ndarray
+) -> dict[str, float]:
     """Mean and max absolute error of the field means, and the mean relative area error (%)."""
     err = np.abs(np.asarray(means, dtype="float64") - exact_means)
     area_err = np.abs(np.asarray(areas_m2, dtype="float64") - exact_areas_m2) / exact_areas_m2 * 100

@@ -62,7 +62,9 @@ def rasterstats_memory(raster: Path, fields: Path) -> Outcome:
         array = src.read(1)
         transform, nodata = src.transform, src.nodata
     t0 = time.perf_counter()
-    stats = zonal_stats(list(gdf.geometry), array, affine=transform, nodata=nodata, stats=["mean", "count"])
+    stats = zonal_stats(
+        list(gdf.geometry), array, affine=transform, nodata=nodata, stats=["mean", "count"]
+    )
     seconds = time.perf_counter() - t0
     return _unpack(stats, px, seconds)
 

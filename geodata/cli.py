@@ -35,6 +35,8 @@ def demo_data(ctx: click.Context, region: str, size: int, seasons: int, seed: in
 
     if out is None:
         out = Path(get_settings(ctx).data_dir) / "demo" / region
+    manifest = out / "region.json"
+    before = manifest.stat().st_mtime_ns if manifest.exists() else None
     path = generate_region(region, out, size=size, seasons=seasons, seed=seed,
                            last_season=last_season, dates_per_season=dates_per_season,
                            progress=not quiet)
@@ -42,4 +44,5 @@ def demo_data(ctx: click.Context, region: str, size: int, seasons: int, seed: in
     types = ", ".join(f"{y} {t}" for y, t in meta["season_types"].items())
     click.echo(f"{meta['name_en']} ({meta['name_zh']}): {meta['n_fields']} fields, "
                f"{len(meta['files'])} files, seasons {types}")
-    click.echo(f"written to {path}")
+    reused = before is not None and manifest.stat().st_mtime_ns == before
+    click.echo(f"{'up to date (same parameters), reused' if reused else 'written to'} {path}")

@@ -156,10 +156,8 @@ class CogWriter:
             "interleave": "band",
         }
         try:
+            # tiles never written read back as nodata (GDAL sparse-tile behaviour)
             self._dataset = rasterio.open(self._tmp_tiled, "w", **profile)
-            if self.nodata is None:
-                return
-            # Pre-fill nothing: GDAL reports unwritten tiles as nodata.
         except (OSError, RasterioError) as err:
             self._cleanup()
             raise OutputError(
@@ -196,8 +194,9 @@ class CogWriter:
         """Finish: build overviews and the COG layout, then move it into place."""
         if self._dataset is None:
             return
-        tmp_cog = self._temp_name(".cog.tif")
+        tmp_cog: Path | None = None
         try:
+            tmp_cog = self._temp_name(".cog.tif")
             self._finish_metadata()
             self._dataset.close()
             self._dataset = None
@@ -210,11 +209,13 @@ class CogWriter:
                 PREDICTOR="YES",
                 LEVEL=6,
                 OVERVIEW_RESAMPLING=self.overview_resampling.upper(),
-                RESAMPLING=self.overview_resampling.upper(),
                 BIGTIFF="IF_SAFER",
                 NUM_THREADS="1",
             )
             os.replace(tmp_cog, self.path)
+        except OutputError:
+            _silent_unlink(tmp_cog)
+            raise
         except (OSError, RasterioError) as err:
             _silent_unlink(tmp_cog)
             raise OutputError("cannot finish the Cloud-Optimized GeoTIFF", source=str(self.path),

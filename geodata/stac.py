@@ -124,8 +124,8 @@ def raster_item(
     """A STAC Item for one GeoTIFF/COG with projection and raster fields read from the file.
 
     Give either ``datetime`` or both ``start_datetime`` and ``end_datetime``
-    (timezone-aware). ``href`` defaults to the file path as given; pass a
-    relative href when the item is written next to the raster.
+    (timezone-aware). ``href`` defaults to the absolute file path;
+    :func:`write_catalog` makes it relative when the catalog is saved.
     """
     if datetime is None and (start_datetime is None or end_datetime is None):
         raise ValueError("give datetime, or start_datetime and end_datetime")
@@ -153,7 +153,7 @@ def raster_item(
         end_datetime=end_datetime,
         properties=dict(properties or {}),
     )
-    asset = pystac.Asset(href=href or str(path), media_type=COG_MEDIA_TYPE,
+    asset = pystac.Asset(href=href or str(path.resolve()), media_type=COG_MEDIA_TYPE,
                          roles=list(roles), title=title)
     item.add_asset(asset_key, asset)
     ProjectionExtension.ext(item, add_if_missing=True).apply(**proj)
@@ -223,6 +223,33 @@ def sentinel2_item(
             RasterExtension.ext(asset).apply([RasterBand.create(
                 data_type=DataType(dtype), nodata=0, spatial_resolution=gsd)])
     return item
+
+
+def write_catalog(
+    directory: str | os.PathLike[str],
+    items: Iterable[pystac.Item],
+    *,
+    catalog_id: str,
+    description: str,
+    title: str | None = None,
+) -> Path:
+    """Save a self-contained STAC Catalog of ``items`` in ``directory``; returns ``catalog.json``.
+
+    Items go to ``<directory>/<item id>/<item id>.json`` and every link and
+    asset href is relative, so the directory can be moved or served as is.
+    """
+    directory = Path(directory)
+    catalog = pystac.Catalog(id=catalog_id, description=description, title=title)
+    for item in items:
+        catalog.add_item(item)
+    catalog.normalize_hrefs(str(directory.resolve()))
+    catalog.make_all_asset_hrefs_relative()
+    try:
+        catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    except OSError as err:
+        raise OutputError("cannot write the STAC catalog", source=str(directory),
+                          got=str(err)) from err
+    return directory / "catalog.json"
 
 
 def write_item_collection(items: Iterable[pystac.Item], path: str | os.PathLike[str]) -> Path:

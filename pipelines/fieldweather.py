@@ -91,4 +91,6 @@ def spi_daily(fw: xr.Dataset, months: int, baseline: tuple[str, str]) -> xr.Data
     if (end - start).days < 365 * MIN_SPI_YEARS - 5:
         return None
     monthly = agroclimate.spi(fw["pr"], months, baseline[0], baseline[1])
-    return agroclimate.spi_to_daily(monthly, fw["time"])
+    # xclim attaches fit diagnostics (e.g. number_of_zeros) as coordinates: keep the values only
+    daily = agroclimate.spi_to_daily(monthly, fw["time"]).reset_coords(drop=True)
+    return daily.compute()

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.crops import crop_stages, stage_on
+from models.crops import crop_stages, stage_names
 from models.risk import aggregate
+from models.risk.disease import disease_risk
 from models.risk.drought import drought_risk
 from models.risk.frost import frost_risk
 from models.risk.heat import heat_risk
@@ -50,15 +51,6 @@ def _field_da(series: pd.Series, ids: list[str], units: str | None = None) -> xr
     return da
 
 
-def _disease_model() -> Any | None:
-    """The disease model of :mod:`models.risk.disease` when it is installed."""
-    try:
-        from models.risk import disease
-    except ImportError:
-        return None
-    return disease
-
-
 def field_risks(
     fw: xr.Dataset,
     drivers: FieldDrivers,
@@ -74,7 +66,6 @@ def field_risks(
     """
     start, end = (pd.Timestamp(d) for d in window)
     rows: list[dict[str, Any]] = []
-    disease = _disease_model()
     for crop in sorted(drivers.crop.unique()):
         ids = [str(f) for f in drivers.crop.index[drivers.crop == crop]]
         w = fw.sel(field=ids)
@@ -106,21 +97,25 @@ def field_risks(
                                         drivers.biofix.get(name), pressure.fillna(0.0)))
         if pest_parts:
             results["pest"] = _worst(pest_parts)
-        if disease is not None and hasattr(disease, "disease_risk"):
-            results["disease"] = disease.disease_risk(crop, w, stages)
-        gdd_now = stages["gdd"].sel(time=slice(None, np.datetime64(end))).isel(time=-1) if "gdd" in stages else None
+        results["disease"] = disease_risk(crop, w, stages)
+        names = stage_names(crop)
+        codes = stages["stage"].sel(time=slice(start, end)).compute()
         for hazard, ds in results.items():
-            summary = aggregate(ds.sel(time=slice(start, end)), "max").compute()
+            part = ds.sel(time=slice(start, end))
+            summary = aggregate(part, "max").compute()
+            # the stage and date of the worst day tell the advice what to do
+            peak = part["risk"].fillna(-1.0).argmax("time").compute()
             for k, fid in enumerate(ids):
-                stage = stage_on(crop, drivers.sowing[fid], end,
-                                 None if gdd_now is None else float(gdd_now.sel(field=fid)))
+                day = int(peak.isel(field=k))
+                code = int(codes.isel(field=k, time=day))
                 triggers = {
                     name: _scalar(summary[name].isel(field=k))
                     for name in summary.data_vars if name != "risk"
                 }
+                triggers["peak_date"] = str(pd.Timestamp(part["time"].values[day]).date())
                 rows.append({
                     "target_id": fid, "hazard": hazard, "risk": _scalar(summary["risk"].isel(field=k)),
-                    "stage": stage["name"], "triggers": triggers, "crop": crop,
+                    "stage": names.get(code, "off_season"), "triggers": triggers, "crop": crop,
                 })
     return pd.DataFrame(rows)
 

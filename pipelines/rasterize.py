@@ -85,7 +85,6 @@ def field_block(
     out = np.full((N_OUTPUTS, height, width), np.nan, dtype="float32")
     inside = labels > 0
     if not inside.any():
-        out[-1] = np.nan
         return out
     idx = labels[inside] - 1
     for k in range(len(hazards.HAZARDS)):

@@ -131,6 +131,8 @@ def _noop(stage: str, done: int, total: int) -> None:
 def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noop) -> RunResult:
     """Run the season pipeline; the run directory appears complete or not at all."""
     started = time.perf_counter()
+    if options.model_dir is not None:
+        training.check_model_dir(options.model_dir)
     inputs = open_region(Path(options.inputs))
     fields = inputs.fields
     sowing, ends, window = fielddata.season_calendar(inputs, options.season, options.as_of)
@@ -163,29 +165,8 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         progress("models", 1, 2)
 
         # ---- hazards per field --------------------------------------------------------------
-        alert_start = (
-            window.start if window.complete else max(window.start, valid_to - dt.timedelta(days=ALERT_WINDOW_DAYS - 1))
-        )
-        pest_pressure, biofix = _pest_drivers(inputs, fields, valid_to, options.season)
-        attrs = fields.set_index("field_id")
-        drivers = hazards.FieldDrivers(
-            crop=attrs["crop"],
-            sowing=sowing,
-            irrigated=attrs["irrigated"].fillna(False).astype(bool) if "irrigated" in attrs
-            else pd.Series(False, index=attrs.index),
-            rel_elev_m=table["rel_elev"],
-            slope_deg=table["slope"],
-            vhi=table["vhi"],
-            pest_pressure=pest_pressure,
-            biofix=biofix,
-        )
-        period = slice(pd.Timestamp(sowing.min()) - pd.Timedelta(days=1), pd.Timestamp(valid_to))
-        fw_season = fd.fw_all.sel(time=period)
-        risk_table = hazards.field_risks(
-            fw_season, drivers, window=(alert_start, valid_to),
-            spi1=None if fd.spi1 is None else fd.spi1.sel(time=fw_season["time"]),
-            spi3=None if fd.spi3 is None else fd.spi3.sel(time=fw_season["time"]),
-        )
+        alert_start = alert_window_start(window)
+        risk_table = field_risk_table(fd, options.season, table, (alert_start, valid_to))
         progress("models", 2, 2)
 
         # ---- pass 2: rasters -----------------------------------------------------------------
@@ -279,6 +260,42 @@ def _pest_drivers(
         pressure[name] = pd.Series(values, index=fields["field_id"].values)
         biofix[name] = biofix_date(traps[["date", "count"]])
     return pressure, biofix
+
+
+def alert_window_start(window: calendar.SeasonWindow) -> dt.date:
+    """First day of the alert window: the season start, or the last two weeks of an in-season run."""
+    if window.complete:
+        return window.start
+    return max(window.start, window.valid_to - dt.timedelta(days=ALERT_WINDOW_DAYS - 1))
+
+
+def field_risk_table(
+    fd: fielddata.FieldData, season: int, table: pd.DataFrame, alert_window: tuple[dt.date, dt.date]
+) -> pd.DataFrame:
+    """Every hazard model applied to every field of ``season``, summarised over ``alert_window``."""
+    inputs, fields = fd.inputs, fd.fields
+    cur = fd.seasons[season]
+    valid_to = alert_window[1]
+    pest_pressure, biofix = _pest_drivers(inputs, fields, valid_to, season)
+    attrs = fields.set_index("field_id")
+    drivers = hazards.FieldDrivers(
+        crop=attrs["crop"],
+        sowing=cur.sowing,
+        irrigated=attrs["irrigated"].fillna(False).astype(bool) if "irrigated" in attrs
+        else pd.Series(False, index=attrs.index),
+        rel_elev_m=table["rel_elev"],
+        slope_deg=table["slope"],
+        vhi=table["vhi"],
+        pest_pressure=pest_pressure,
+        biofix=biofix,
+    )
+    period = slice(pd.Timestamp(cur.sowing.min()) - pd.Timedelta(days=1), pd.Timestamp(valid_to))
+    fw_season = fd.fw_all.sel(time=period)
+    return hazards.field_risks(
+        fw_season, drivers, window=alert_window,
+        spi1=None if fd.spi1 is None else fd.spi1.sel(time=fw_season["time"]),
+        spi3=None if fd.spi3 is None else fd.spi3.sel(time=fw_season["time"]),
+    )
 
 
 def season_feature_table(

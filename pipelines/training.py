@@ -117,12 +117,18 @@ def save(model_dir: Path, model: Any, card: dict[str, Any], predictions: pd.Data
     return sorted(model_dir.iterdir())
 
 
-def load(model_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """A saved model and its card; the features must be :data:`FEATURES` for every lead."""
+def check_model_dir(model_dir: Path) -> Path:
+    """The model file in ``model_dir``; a clear error when it is not a `nongshu model train` directory."""
     path = Path(model_dir) / MODEL_FILE
     if not path.is_file():
         raise PipelineError("no yield model found", source=str(model_dir),
                             expected=f"a directory written by `nongshu model train` (with {MODEL_FILE})")
+    return path
+
+
+def load(model_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """A saved model and its card; the features must be :data:`FEATURES` for every lead."""
+    path = check_model_dir(model_dir)
     model = yield_model.load_model(str(path), features={lead: list(FEATURES) for lead in fieldfeatures.LEADS})
     card_path = Path(model_dir) / CARD_FILE
     card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else yield_model.model_card(model)

@@ -46,7 +46,13 @@ PHI_TABLE: tuple[PreHarvestInterval, ...] = (
         "registered label of metalaxyl-M·mancozeb 68 % WG (e.g. Ridomil Gold MZ)",
     ),
     PreHarvestInterval(
-        "cymoxanil", "*", 7, "registered label of cymoxanil·mancozeb 72 % WP on potato"
+        "cymoxanil", "*", 7, "registered label of cymoxanil 20 % SC on potato late blight"
+    ),
+    PreHarvestInterval(
+        "cymoxanil·mancozeb",
+        "*",
+        7,
+        "registered label of cymoxanil·mancozeb 72 % WP (e.g. Curzate M) on potato",
     ),
 )
 
@@ -58,6 +64,7 @@ SYNONYMS: Mapping[str, str] = {
     "精甲霜灵·代森锰锌": "metalaxyl-m·mancozeb",
     "精甲霜·锰锌": "metalaxyl-m·mancozeb",
     "霜脲氰": "cymoxanil",
+    "霜脲·锰锌": "cymoxanil·mancozeb",
     "metalaxyl-m+mancozeb": "metalaxyl-m·mancozeb",
     "metalaxyl-m mancozeb": "metalaxyl-m·mancozeb",
     "mefenoxam·mancozeb": "metalaxyl-m·mancozeb",
@@ -65,16 +72,16 @@ SYNONYMS: Mapping[str, str] = {
 
 
 def normalise_ingredient(name: str) -> str:
+    """Lower-case English name; mixtures joined with ``·`` (``a; b``, ``a+b``, ``a・b`` -> ``a·b``)."""
     text = re.sub(r"\s+", " ", str(name).strip().lower())
-    text = text.replace("+", "·").replace("・", "·")
-    return SYNONYMS.get(text, SYNONYMS.get(text.replace("·", "+"), text))
+    if text in SYNONYMS:
+        return SYNONYMS[text]
+    parts = [p.strip() for p in re.split(r"[;+·・，,]", text) if p.strip()]
+    joined = "·".join(SYNONYMS.get(p, p) for p in parts)
+    return SYNONYMS.get(joined, joined)
 
 
-def interval_for(
-    active_ingredient: str, crop: str, table: Iterable[PreHarvestInterval] = PHI_TABLE
-) -> PreHarvestInterval | None:
-    """The interval of ``active_ingredient`` on ``crop`` (crop-specific row first), or ``None``."""
-    ai = normalise_ingredient(active_ingredient)
+def _lookup(ai: str, crop: str, table: list[PreHarvestInterval]) -> PreHarvestInterval | None:
     rows = [r for r in table if r.active_ingredient == ai]
     for row in rows:
         if row.crop == crop:
@@ -83,6 +90,28 @@ def interval_for(
         if row.crop == "*":
             return row
     return None
+
+
+def interval_for(
+    active_ingredient: str, crop: str, table: Iterable[PreHarvestInterval] = PHI_TABLE
+) -> PreHarvestInterval | None:
+    """The interval of ``active_ingredient`` on ``crop`` (crop-specific row first), or ``None``.
+
+    A mixture without its own row takes the longest interval of its components
+    (the conservative reading of NY/T 1276 for tank mixes).
+    """
+    rows = list(table)
+    ai = normalise_ingredient(active_ingredient)
+    found = _lookup(ai, crop, rows)
+    if found is not None or "·" not in ai:
+        return found
+    parts = [r for r in (_lookup(p, crop, rows) for p in ai.split("·")) if r is not None]
+    if not parts:
+        return None
+    longest = max(parts, key=lambda r: r.days)
+    return PreHarvestInterval(
+        ai, longest.crop, longest.days, f"longest of its components: {longest.source}"
+    )
 
 
 @dataclass(frozen=True)

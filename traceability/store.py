@@ -509,6 +509,7 @@ class TraceStore:
         existing = s.scalar(select(Event).where(Event.event_id == event_id))
         if existing is not None:
             if existing.event_hash == digest:
+                # Idempotent replay: nothing changes, the event stays attributed to its first recorder.
                 return RecordedEvent(
                     existing.event_id, existing.event_hash, existing.log_index, False
                 )
@@ -1365,7 +1366,7 @@ class TraceStore:
                 event = builders.recall_event(
                     gtin=row.gtin,
                     lot=row.lot,
-                    when=max(when, _parse_time(row.created_at)),
+                    when=max(when, _parse_time(row.harvested_at)) if row.harvested_at else when,
                     location=row.location_uri,
                     reason=reason,
                 )

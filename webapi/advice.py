@@ -20,6 +20,12 @@ from nongshu.errors import NongshuError
 log = logging.getLogger(__name__)
 
 
+def warm_up() -> None:
+    """Import the operations reader now (it pulls in the geodata readers, a few seconds) rather
+    than inside the first request that needs advice."""
+    import geodata.readers.tables  # noqa: F401
+
+
 def read_operations_log(path: Path) -> pd.DataFrame | None:
     """The farm-operations CSV (``inputs/<region>/operations/operations.csv``) or None when absent/unreadable."""
     if not path.is_file():

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request, send_from_directory
 from werkzeug.exceptions import NotFound
@@ -20,6 +20,9 @@ from webapi.ratelimit import Limit, RateLimiter
 from webapi.runs import RunStore
 from webapi.tiles import TileRenderer
 
+if TYPE_CHECKING:
+    from traceability.store import TraceStore
+
 log = logging.getLogger(__name__)
 
 #: Public lookups (resolver, consumer view) and failed authentications, per client.
@@ -27,7 +30,10 @@ DEFAULT_LIMITS = {
     "public": Limit(burst=120, per_minute=600),
     "auth_failure": Limit(burst=10, per_minute=10),
 }
-_GZIP_TYPES = ("application/json", "application/geo+json", "application/problem+json", "application/linkset+json")
+_GZIP_TYPES = (
+    "application/json", "application/geo+json", "application/problem+json", "application/linkset+json",
+    "application/ld+json", "application/cap+xml", "application/atom+xml",
+)
 _GZIP_MIN_BYTES = 1024
 
 
@@ -39,10 +45,10 @@ class WebContext:
     runs: RunStore
     tiles: TileRenderer
     limiter: RateLimiter
-    trace_store: Any = None
+    trace_store: TraceStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def get_trace_store(self) -> Any:
+    def get_trace_store(self) -> TraceStore:
         """The trace store (opened once, on first use, from ``settings.trace_database_url``)."""
         if self.trace_store is None:
             with self._lock:
@@ -50,7 +56,7 @@ class WebContext:
                     from webapi.trace_adapter import open_store
 
                     self.trace_store = open_store(self.settings)
-        return self.trace_store
+        return self.trace_store  # type: ignore[return-value]
 
 
 def ctx() -> WebContext:
@@ -62,7 +68,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     data_dir: str | Path | None = None,
-    trace_store: Any = None,
+    trace_store: TraceStore | None = None,
     limits: dict[str, Limit] | None = None,
     proxy_hops: int = 0,
 ) -> Flask:
@@ -78,7 +84,6 @@ def create_app(
         settings = settings.with_(data_dir=Path(data_dir))
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["nongshu"] = WebContext(
@@ -95,6 +100,7 @@ def create_app(
     register_error_handlers(app)
     _register_blueprints(app)
     _register_vendor_static(app)
+    app.after_request(_security_headers)
     app.after_request(_gzip_json)
 
     from webapi.openapi import register_openapi
@@ -136,6 +142,14 @@ def _register_vendor_static(app: Flask) -> None:
             raise NotFound("source maps are not served")
         response = send_from_directory(base, filename, max_age=86400)
         return response
+
+
+def _security_headers(response: Response) -> Response:
+    """``nosniff`` everywhere; tiles and public JSON may be used by other map clients (CORS ``*`` on GET)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.method in ("GET", "HEAD") and (request.path.startswith("/tiles/") or request.path == "/openapi.json"):
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response
 
 
 def _gzip_json(response: Response) -> Response:

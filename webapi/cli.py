@@ -48,6 +48,9 @@ def gunicorn_options(host: str, port: int, workers: int, timeout: int = 60) -> d
         "accesslog": "-",
         "errorlog": "-",
         "forwarded_allow_ips": "127.0.0.1",
+        # build the app once in the master: heavy imports are paid once and shared by the forked
+        # workers; the trace store's connections are opened lazily inside each worker.
+        "preload_app": True,
     }
 
 
@@ -72,7 +75,9 @@ def serve(ctx: click.Context, data_dir: Path | None, host: str, port: int, worke
 
     def factory() -> Any:
         from webapi import create_app
+        from webapi.advice import warm_up
 
+        warm_up()
         return create_app(settings, proxy_hops=proxy_hops)
 
     click.echo(f"nongshu: serving {settings.data_dir} on http://{host}:{port} with {count} workers", err=True)

@@ -85,17 +85,17 @@ def filter_fields(
 
 
 def json_value(value: Any) -> Any:
-    """A JSON-safe scalar (NaN -> None, numpy -> Python, dates -> ISO)."""
-    if value is None:
+    """A JSON-safe scalar: numpy -> Python, NaN/NA -> None, dates -> ISO strings."""
+    if hasattr(value, "item") and not isinstance(value, list | dict | tuple):
+        value = value.item()  # numpy scalars
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        return None if isinstance(value, float) and not math.isfinite(value) else value
-    if hasattr(value, "item"):
-        return json_value(value.item())
-    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str):
+        return value
+    if hasattr(value, "isoformat"):
         return value.isoformat()
-    if pd.isna(value) if not isinstance(value, list | dict | tuple) else False:
-        return None
     return value
 
 

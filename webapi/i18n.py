@@ -82,6 +82,13 @@ CROPS: dict[str, tuple[str, str]] = {
     "highland_barley": ("青稞", "highland barley"),
 }
 
+#: the ticked basis on a 承诺达标合格证 (Ministry of Agriculture and Rural Affairs template, 2019)
+CERTIFICATE_BASES: dict[str, tuple[str, str]] = {
+    "quality_control": ("质量安全控制符合要求", "quality and safety controls met"),
+    "own_test": ("自行检测合格", "passed own test"),
+    "commissioned_test": ("委托检测合格", "passed commissioned test"),
+}
+
 HAZARDS: dict[str, tuple[str, str]] = {h: (info["zh"], info["en"]) for h, info in HAZARD_INFO.items()}
 
 
@@ -98,5 +105,6 @@ def translator(lang: str):  # noqa: ANN201 - returns a plain function for templa
 
     t.crop = vocab(CROPS)  # type: ignore[attr-defined]
     t.hazard = vocab(HAZARDS)  # type: ignore[attr-defined]
+    t.basis = vocab(CERTIFICATE_BASES)  # type: ignore[attr-defined]
     t.lang = lang  # type: ignore[attr-defined]
     return t

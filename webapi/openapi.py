@@ -198,6 +198,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.setdefault(500, {"$ref": "#/components/responses/Problem"})
+            if {"trace", "resolver"} & set(operation.get("tags", [])) and rule.rule != "/.well-known/gs1resolver":
+                responses.setdefault(503, {"$ref": "#/components/responses/Problem"})  # trace database down
             operation.setdefault("operationId", rule.endpoint.replace(".", "_"))
         spec.path(path=_CONVERTER.sub(r"{\1}", rule.rule), operations=operations)
     return spec.to_dict()

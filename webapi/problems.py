@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from nongshu.errors import ConfigError, NongshuError
@@ -59,6 +60,8 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
     body["instance"] = request.path
     body.update({k: v for k, v in extra.items() if v is not None})
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
+    if status == 503:
+        response.headers["Retry-After"] = "30"  # dependencies restart within seconds (RFC 9110 §10.2.3)
     return response
 
 
@@ -79,7 +82,9 @@ def register_error_handlers(app: Flask) -> None:
         status = status_for(err)
         if status >= 500:
             log.error("server-side error on %s: %s", request.path, err, exc_info=err)
-            return problem(status, _TITLES.get(status, "Error"), "the server could not read its own data; the operators have been told")
+            detail = ("a service the API depends on is unavailable; try again shortly" if status == 503
+                      else "the server could not read its own data; the operators have been told")
+            return problem(status, _TITLES.get(status, "Error"), detail)
         response = problem(
             status, _TITLES.get(status, "Error"), str(err), field=err.field, expected=err.expected,
         )
@@ -100,6 +105,11 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and valid_methods:
             response.headers["Allow"] = ", ".join(valid_methods)
         return response
+
+    @app.errorhandler(OperationalError)
+    def _database_down(err: OperationalError) -> Response:
+        log.error("trace database unavailable on %s: %s", request.path, err)
+        return problem(503, "Service Unavailable", "the trace database cannot be reached; try again shortly")
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

@@ -61,7 +61,9 @@ class Run:
         """(valid_from, valid_to) ISO dates from run.json (``valid_from``/``valid_to`` or ``valid_period``)."""
         period = self.meta.get("valid_period")
         if isinstance(period, dict):
-            return period.get("start") or period.get("valid_from"), period.get("end") or period.get("valid_to")
+            start = period.get("from") or period.get("start") or period.get("valid_from")
+            end = period.get("to") or period.get("end") or period.get("valid_to")
+            return start, end
         if isinstance(period, list | tuple) and len(period) == 2:
             return period[0], period[1]
         return self.meta.get("valid_from"), self.meta.get("valid_to")
@@ -165,13 +167,20 @@ class RunStore:
         return self._cached(path, _read_json)
 
     def operations(self, run: Run) -> pd.DataFrame | None:
-        """The region's farm-operations log (``inputs/<region>/operations/operations.csv``), if present."""
+        """The region's farm-operations log, if present: under run.json's ``inputs_root``, else
+        ``<data>/inputs/<region>/operations/operations.csv``."""
         from webapi.advice import read_operations_log
 
-        path = self.inputs_dir / run.region / "operations" / "operations.csv"
+        root = self.meta_inputs_root(run) or self.inputs_dir / run.region
+        path = root / "operations" / "operations.csv"
         if not path.is_file():
             return None
         return self._cached(path, read_operations_log)
+
+    @staticmethod
+    def meta_inputs_root(run: Run) -> Path | None:
+        root = run.meta.get("inputs_root")
+        return Path(root) if isinstance(root, str) and Path(root).is_dir() else None
 
     def layer_path(self, run: Run, layer_name: str) -> Path:
         """The COG of a registered layer in ``run``; 404 when the run does not have it."""

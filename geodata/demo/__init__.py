@@ -23,13 +23,25 @@ parameters are documented where they live:
   shadows, SCL, L2A digital numbers;
 * :mod:`geodata.demo.records`  pest traps, farm operations.
 
-How frost shows in the files: each frost night is clear and dry (large
-diurnal range, no rain), so the documented rule
+How frost shows in the files: each forced frost night is clear and dry
+(large diurnal range, no rain) inside a few clear days, so the documented rule
 :func:`geodata.demo.weather.downscale_tmin` makes pixels below the local mean
-elevation colder than the 0.1° cell value (0.7 K per 10 m of depth). The
-crop model runs with that field-level Tmin, so fields in valley bottoms lose
-more canopy after the frost (a larger NDVI drop between the clear scenes
-around the frost date) than fields of the same crop on the slopes above.
+elevation colder than the 0.1° cell value (0.7 K per 10 m of depth, at most
+4.2 K) although the lapse rate alone would make them warmer. The crop model
+runs with that field-level Tmin, so potato and maize fields in valley bottoms
+lose more canopy after the late-spring frost than fields of the same crop on
+the slopes above: a larger NDVI drop between the last clear acquisition
+before and the first after the frost night, and lower yields. The tests
+(``tests/geodata/test_demo_science.py``) recompute both from the NetCDF, the
+DEM and the Sentinel-2 COGs. (After the early-autumn frost, harvests and
+senescence in the same weeks swamp the NDVI signal; it shows in the yields.)
+
+Usage::
+
+    from geodata.demo import generate_region
+    generate_region("dingxi", Path("data/demo/dingxi"), size=512, seasons=6, seed=0)
+
+or ``nongshu demo-data --region dingxi --size 512 --out data/demo/dingxi``.
 """
 
 from geodata.demo.generator import GENERATOR_VERSION, generate_region, season_types

@@ -19,9 +19,12 @@ of the season year:
   expands and then only falls; ``F`` frost damage; ``B`` late-blight severity.
 * Frost: when the downscaled Tmin < the crop's critical temperature (early
   or late stage) after emergence, canopy loss ``0.10 + 0.25 K⁻¹ · (Tcrit - Tmin)``
-  (max 0.9); canopy recovers 2 %/day, the yield loss (50 % of the canopy loss
+  (max 0.9); dormant, hardened winter wheat (before mid-March) only below
+  -17 °C; canopy recovers 2 %/day, the yield loss (50 % of the canopy loss
   before flowering, 100 % during grain/tuber filling, 20 % once dev > 0.9,
   i.e. near physiological maturity) stays.
+* Hail (Lhasa): fields inside the storm's swath lose 55 % of their canopy,
+  counted like frost damage (shredded leaves, broken stems).
 * Heat: each day with Tmax > heat_tmax during dev 0.4-0.8 costs 3 % per K.
 * Late blight (potato): a day is favourable when Tmin >= 10 °C and RH >= 88 %
   (Hutton criteria); severity starts at 0.2 % and grows logistically at
@@ -44,6 +47,8 @@ from geodata.demo.regions import CropSpec
 from geodata.demo.weather import extraterrestrial_radiation
 
 NDVI_SOIL, NDVI_CANOPY, NDVI_STUBBLE = 0.15, 0.88, 0.22
+#: °C, killing temperature of hardened dormant winter wheat (Fowler 2008, LT50 -15 .. -20 °C)
+WINTER_HARDINESS = -17.0
 GRASS = CropSpec("grass", 0.0, ("natural",), 3.0, 25.0, 60.0, 4000.0, 1.4, 0.9, 0.0, (3, 25),
                  0.0, -8.0, -5.0, 40.0, 0.0, 0.0)
 
@@ -65,6 +70,8 @@ class SeasonInputs:
     sow_doy: np.ndarray      # 1-based day of year (winter crops: ignored, green-up 1 March)
     crops: tuple[CropSpec, ...]   # one per field
     sprays_blight: np.ndarray     # bool per field: does the cooperative spray fungicide
+    hail_doy: int | None = None   # 1-based day of a hail storm
+    hail_hit: np.ndarray | None = None   # bool per field: inside the hail swath
 
 
 @dataclass(frozen=True)
@@ -165,9 +172,15 @@ def simulate_season(inp: SeasonInputs, rng: np.random.Generator) -> SeasonResult
 
         # frost
         tcrit = np.where(dev < 0.5, p["frost_early"], p["frost_late"])
+        tcrit = np.where(winter & (doy < 75), WINTER_HARDINESS, tcrit)  # hardened, dormant
         frosted = emerged & (tmin < tcrit)
         loss = np.where(frosted, np.clip(0.10 + 0.25 * (tcrit - tmin), 0.0, 0.9), 0.0)
         frost_canopy = 1 - (1 - frost_canopy) * (1 - loss)
+        if inp.hail_doy == doy and inp.hail_hit is not None:
+            hit = emerged & inp.hail_hit
+            loss = np.where(hit, np.maximum(loss, 0.55), loss)
+            frosted = frosted | hit
+            frost_canopy = 1 - (1 - frost_canopy) * (1 - np.where(hit, 0.55, 0.0))
         frost_canopy = np.where(frosted, frost_canopy, frost_canopy * 0.98)
         stage_weight = np.where(dev < 0.5, 0.5, np.where(dev < 0.9, 1.0, 0.2))
         frost_yield = 1 - (1 - frost_yield) * (1 - loss * stage_weight)

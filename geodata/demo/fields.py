@@ -8,8 +8,8 @@ slope-farmland policy returns > 25° land to grass) and 20 % at random
 (villages, orchards, fallow) are not fields. Townships are the Voronoi cells
 of a few seed points clipped to the region; a field belongs to the township
 of its centroid; cooperatives are spatial clusters within a township.
-Irrigation is likely only in valley bottoms (river water): probability 0.45
-there, 0.04 elsewhere.
+Irrigation is likely in valley bottoms (river water): probability 0.45 there
+and 0.04 elsewhere in Dingxi; 0.85 / 0.5 in the irrigated Lhasa valley.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def make_fields(spec: RegionSpec, terrain: Terrain, transform: Affine, epsg: int
         coop_names.append(spec.cooperatives[k])
     gdf["cooperative_id"] = coop_ids
     gdf["cooperative_name"] = coop_names
-    gdf["irrigated"] = rng.random(len(gdf)) < np.where(valley > 0.4, 0.45, 0.04)
+    gdf["irrigated"] = rng.random(len(gdf)) < np.where(valley > 0.4, spec.irrigated_valley,
+                                                       spec.irrigated_other)
     gdf["area_ha"] = (gdf.geometry.area / 1e4).round(3)
     gdf.insert(0, "field_id", [f"{spec.id_prefix}-{k + 1:06d}" for k in range(len(gdf))])
     return gdf

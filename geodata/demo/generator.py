@@ -172,7 +172,7 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
 
     dates_for = {y: _acquisition_days(y, params["dates_per_season"], _rng(seed, 90, y))
                  for y in years}
-    bar = _Progress(progress, 6 + len(baseline) + 2 * len(years)
+    bar = _Progress(progress, 4 + len(baseline) + 3 * len(years)
                     + sum(len(d) for d in dates_for.values()))
     try:
         # --- terrain, soil, DEM ------------------------------------------------
@@ -229,6 +229,8 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
         ent_soc = np.r_[f_soc, np.full(n_cells, spec.soil_soc)]
         ent_crops: tuple[CropSpec, ...] = f_crops + (crop_model.GRASS,) * n_cells
 
+        centroids = fields.geometry.centroid
+        field_xy = np.c_[centroids.x.to_numpy(), centroids.y.to_numpy()]
         hetero = _heterogeneity(terrain, _rng(seed, 6))
         valley_dark = (1.05 - 0.12 * terrain.valley).astype(np.float32)
         entity_px = np.where(field_idx > 0, field_idx - 1, n_f + px_cell).astype(np.int32)
@@ -250,6 +252,7 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
             tmin = downscale_tmin(tmin_cell, ent_z[None], c_z[ent_cell][None], ent_local[None],
                                   rad) - 273.15
             lapse = -0.0065 * (ent_z - c_z[ent_cell])[None]
+            hail_hit = _hail_swath(field_xy, bounds, _rng(seed, 8, y))
             sow = np.array([_sow_doy(c, y, sow_offset[k] if k < n_f else 0.0,
                                      _rng(seed, 7, y).normal(0, 2))
                             for k, c in enumerate(ent_crops)])
@@ -258,7 +261,10 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
                 tmean=at_entities(wy.tas) - 273.15 + lapse, pr=pr, hurs=at_entities(wy.hurs),
                 awc=ent_awc, soc=ent_soc,
                 irrigated=np.r_[fields.irrigated.to_numpy(), np.zeros(n_cells, bool)],
-                sow_doy=sow, crops=ent_crops, sprays_blight=np.r_[sprays, np.zeros(n_cells, bool)])
+                sow_doy=sow, crops=ent_crops, sprays_blight=np.r_[sprays, np.zeros(n_cells, bool)],
+                hail_doy=None if wy.hail_day is None else wy.hail_day + 1,
+                hail_hit=np.r_[hail_hit, np.zeros(n_cells, bool)] if wy.hail_day is not None
+                else None)
             res = crop_model.simulate_season(inp, _rng(seed, 20, y))
             bar.step(f"crops {y}")
 
@@ -304,6 +310,9 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
                 "frost_dates": [str(wy.dates[d]) for d in wy.frost_days],
                 "blight_spell": None if wy.blight_spell is None else
                 [str(wy.dates[wy.blight_spell[0]]), str(wy.dates[wy.blight_spell[1]])],
+                "hail": None if wy.hail_day is None else {
+                    "date": str(wy.dates[wy.hail_day]),
+                    "fields_hit": [str(f) for f in fields.field_id[hail_hit]]},
                 "mean_yield_t_ha": {c: round(float(res.yield_t_ha[:n_f][fields.crop.to_numpy() == c].mean()), 2)
                                     for c in sorted(set(fields.crop))},
             }
@@ -370,6 +379,17 @@ def _sow_doy(crop: CropSpec, year: int, offset_sd: float, year_shift: float,
     month, dom = crop.sow_month_day
     base = dt.date(year - 1 if crop.winter else year, month, dom).timetuple().tm_yday
     return int(round(base + crop.sow_sd_days * offset_sd + year_shift))
+
+
+def _hail_swath(xy: np.ndarray, bounds: tuple[float, float, float, float],
+                rng: np.random.Generator) -> np.ndarray:
+    """Fields (centroids ``xy``) inside a 1.2-2 km wide straight hail swath crossing the region."""
+    xmin, ymin, xmax, ymax = bounds
+    x0, y0 = rng.uniform(xmin, xmax), rng.uniform(ymin, ymax)
+    angle = rng.uniform(0, np.pi)
+    width = rng.uniform(1200.0, 2000.0)
+    dist = np.abs(-(xy[:, 0] - x0) * np.sin(angle) + (xy[:, 1] - y0) * np.cos(angle))
+    return dist < width / 2
 
 
 def _heterogeneity(terrain: Terrain, rng: np.random.Generator) -> np.ndarray:
@@ -523,13 +543,19 @@ def _write_acquisition(out: Path, spec: RegionSpec, transform: Any, year: int, d
 
 def _write_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     """GeoPackage with a fixed ``last_change`` timestamp, so that a seed gives identical bytes."""
+    import logging
+
     import pyogrio
 
+    log = logging.getLogger("pyogrio")
+    level = log.level
+    log.setLevel(logging.WARNING)  # no "Created N records" lines under the progress bar
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
     try:
         gdf.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+        log.setLevel(level)
 
 
 def _traps(spec: RegionSpec, fields: gpd.GeoDataFrame, rng: np.random.Generator) -> pd.DataFrame:

@@ -70,6 +70,8 @@ class RegionSpec:
     soil_soc: float            # dg/kg
     soil_ph: float             # pH (x10 in the files)
     soil_awc: float            # mm water per m soil
+    irrigated_valley: float = 0.45   # probability that a valley-bottom field is irrigated
+    irrigated_other: float = 0.04    # ... and any other field
     hail: bool = False
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -82,10 +84,10 @@ SPRING_WHEAT = CropSpec("spring_wheat", 0.30, ("Dingxi 40", "Longchun 27"), 0.0,
 MAIZE = CropSpec("maize", 0.25, ("Xianyu 335", "Zhengdan 958"), 8.0, 30.0, 90.0, 1000.0,
                  4.8, 1.20, 9.0, (4, 28), 5.0, -1.0, -1.0, 35.0, 45.0, 450.0)
 HIGHLAND_BARLEY = CropSpec("highland_barley", 0.6, ("Zangqing 2000", "Ximala 22"), 0.0, 25.0,
-                           120.0, 1450.0, 4.0, 1.10, 4.5, (4, 10), 5.0, -3.0, -2.0, 30.0,
+                           120.0, 1450.0, 4.0, 1.10, 5.5, (4, 10), 5.0, -3.0, -2.0, 30.0,
                            225.0, 300.0)
 WINTER_WHEAT = CropSpec("winter_wheat", 0.4, ("Shandong 6", "Zangdong 20"), 0.0, 26.0, 0.0,
-                        1450.0, 5.0, 1.15, 6.5, (10, 10), 5.0, -6.0, -2.0, 31.0, 330.0, 450.0,
+                        1450.0, 5.0, 1.15, 7.0, (10, 10), 5.0, -6.0, -2.0, 31.0, 330.0, 450.0,
                         winter=True)
 
 REGIONS: dict[str, RegionSpec] = {
@@ -118,7 +120,7 @@ REGIONS: dict[str, RegionSpec] = {
         cooperatives=("青稞种植合作社", "拉萨河农牧合作社", "雪域丰收合作社", "吉祥合作社",
                       "高原绿色合作社"),
         soil_sand=430.0, soil_clay=120.0, soil_soc=110.0, soil_ph=7.6, soil_awc=130.0,
-        hail=True,
+        irrigated_valley=0.85, irrigated_other=0.5, hail=True,
     ),
 }
 

@@ -27,7 +27,8 @@ Model (one regional series at the base elevation, then per 0.1° cell):
   inside a 6-day dry, clear high-pressure spell,
   and in wet seasons (and, at random, half of the others) a 6–8 day warm humid
   spell in July–August (rain every day, RH ≥ 90 %, Tmin ≥ 11 °C) that favours
-  potato late blight.
+  potato late blight; in hail regions (Lhasa) a convective hail storm (15-35 mm)
+  on a June-August day in 70 % of seasons.
 
 Frost downscaling (:func:`downscale_tmin`): the 0.1° Tmin holds for the cell's
 mean elevation. At a pixel of elevation z it is
@@ -68,6 +69,7 @@ class WeatherYear:
     rsds: np.ndarray        # W m-2
     frost_days: tuple[int, ...]     # day-of-year indices (0-based) of the forced frost nights
     blight_spell: tuple[int, int] | None   # (first, last) 0-based day index
+    hail_day: int | None = None     # 0-based day index of a hail storm (hail regions)
 
 
 def extraterrestrial_radiation(lat_deg: float, doy: np.ndarray) -> np.ndarray:
@@ -189,6 +191,11 @@ def generate_year(spec: RegionSpec, year: int, season_type: str, orog: np.ndarra
             t_mean[sl] = np.maximum(t_mean[sl], rng.uniform(15.0, 18.0, length))
             trans[sl] = 0.4
             blight = (start, start + length - 1)
+    hail_day: int | None = None
+    if force_events and spec.hail and rng.random() < 0.7:
+        hail_day = int(rng.integers(160, 240))
+        wet[hail_day], amount[hail_day] = True, rng.uniform(15, 35)
+        rh[hail_day], trans[hail_day] = 92.0, 0.4
     rh = np.clip(rh, 8, 100)
 
     # per cell: lapse rate and smooth rain factor
@@ -209,5 +216,5 @@ def generate_year(spec: RegionSpec, year: int, season_type: str, orog: np.ndarra
         year=year, dates=dates, tasmin=(tmin_c + kelvin).astype(f32),
         tasmax=(tmax_c + kelvin).astype(f32), tas=(t_cell + kelvin).astype(f32), pr=pr.astype(f32), hurs=np.array(hurs, dtype=f32),
         tdps=(tdps_c + kelvin).astype(f32), rsds=rsds.astype(f32), frost_days=tuple(frost_days),
-        blight_spell=blight,
+        blight_spell=blight, hail_day=hail_day,
     )

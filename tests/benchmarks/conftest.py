@@ -18,9 +18,18 @@ def write_band(path: Path, data: np.ndarray, pixel: float, nodata: int | None = 
     """A tiled uint16/uint8 GeoTIFF like the L2A COGs (DEFLATE, 256 px blocks for tiny rasters)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {
-        "driver": "GTiff", "width": data.shape[1], "height": data.shape[0], "count": 1, "dtype": str(data.dtype),
-        "crs": CRS, "transform": Affine(pixel, 0, 500_000, 0, -pixel, 4_000_000), "nodata": nodata,
-        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": str(data.dtype),
+        "crs": CRS,
+        "transform": Affine(pixel, 0, 500_000, 0, -pixel, 4_000_000),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data, 1)
@@ -46,11 +55,15 @@ def two_dates(tmp_path: Path) -> tuple[list[Acquisition], np.ndarray]:
     scl2[:50, :] = 9
     for i, (red, nir, scl) in enumerate(((red1, nir1, scl1), (red2, nir2, scl2))):
         day = tmp_path / "sentinel2" / "2026" / f"2026060{i + 1}"
-        acqs.append(Acquisition({
-            "B04": write_band(day / "B04.tif", red, 10.0),
-            "B08": write_band(day / "B08.tif", nir, 10.0),
-            "SCL": write_band(day / "SCL.tif", scl, 20.0),
-        }))
+        acqs.append(
+            Acquisition(
+                {
+                    "B04": write_band(day / "B04.tif", red, 10.0),
+                    "B08": write_band(day / "B08.tif", nir, 10.0),
+                    "SCL": write_band(day / "SCL.tif", scl, 20.0),
+                }
+            )
+        )
     expected = np.full((h, w), 0.6, "float32")
     expected[100:, : w // 2] = 0.3  # mean of 0.6 and 0.0 where date 2 is clear
     return acqs, expected

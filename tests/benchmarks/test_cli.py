@@ -33,19 +33,37 @@ def test_run_needs_a_choice_and_known_names(tmp_path: Path) -> None:
 
 
 def test_report_regenerates_from_results(tmp_path: Path) -> None:
-    doc = {"schema": SCHEMA_VERSION, "name": "zonal", "title": "Zonal", "status": "ok", "scale": "quick",
-           "command": "python -m benchmarks run --only zonal --quick", "machine": {}, **BenchResult().to_dict()}
+    doc = {
+        "schema": SCHEMA_VERSION,
+        "name": "zonal",
+        "title": "Zonal",
+        "status": "ok",
+        "scale": "quick",
+        "command": "python -m benchmarks run --only zonal --quick",
+        "machine": {},
+        **BenchResult().to_dict(),
+    }
     write_json(tmp_path / "zonal.json", doc)
-    out = CliRunner().invoke(main, ["report", "--results", str(tmp_path), "--out", str(tmp_path / "R.md")])
+    out = CliRunner().invoke(
+        main, ["report", "--results", str(tmp_path), "--out", str(tmp_path / "R.md")]
+    )
     assert out.exit_code == 0, out.output
     assert "(`zonal`)" in (tmp_path / "R.md").read_text()
     (tmp_path / "bad.json").write_text("{")
-    out = CliRunner().invoke(main, ["report", "--results", str(tmp_path), "--out", str(tmp_path / "R.md")])
+    out = CliRunner().invoke(
+        main, ["report", "--results", str(tmp_path), "--out", str(tmp_path / "R.md")]
+    )
     assert out.exit_code == 1 and "bad.json" in out.output
 
 
 def test_module_entry_point_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "list"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0 and "zonal" in out.stdout
 
 

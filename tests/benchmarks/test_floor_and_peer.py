@@ -24,7 +24,9 @@ def test_ndvi_block_applies_l2a_offset_and_scl_mask() -> None:
 def test_floor_writes_the_cloud_masked_mean(two_dates, tmp_path: Path) -> None:
     acqs, expected = two_dates
     blocks = []
-    stats = run_floor(acqs, [], tmp_path / "out", n_outputs=3, threads=2, on_block=lambda: blocks.append(1))
+    stats = run_floor(
+        acqs, [], tmp_path / "out", n_outputs=3, threads=2, on_block=lambda: blocks.append(1)
+    )
     # 600x520 at 10 m: 2 x 2 blocks of 512; red+nir 600*520 each, SCL 300*260, per date
     assert len(blocks) == 4
     assert stats.pixels_read == 2 * (2 * 600 * 520 + 300 * 260)

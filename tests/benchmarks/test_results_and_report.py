@@ -38,10 +38,17 @@ def test_write_json_is_atomic_and_json_clean(tmp_path: Path) -> None:
 
 def _doc(name: str, result: BenchResult, **extra: object) -> dict:
     return {
-        "schema": SCHEMA_VERSION, "name": name, "title": f"Title {name}", "scale": "quick", "status": "ok",
-        "command": "python -m benchmarks run --only " + name, "started_utc": "2026-11-23T10:00:00+00:00",
-        "wall_seconds": 1.0, "machine": {"cpu_model": "Test CPU", "logical_cores": 2, "packages": {"numpy": "2"}},
-        **result.to_dict(), **extra,
+        "schema": SCHEMA_VERSION,
+        "name": name,
+        "title": f"Title {name}",
+        "scale": "quick",
+        "status": "ok",
+        "command": "python -m benchmarks run --only " + name,
+        "started_utc": "2026-11-23T10:00:00+00:00",
+        "wall_seconds": 1.0,
+        "machine": {"cpu_model": "Test CPU", "logical_cores": 2, "packages": {"numpy": "2"}},
+        **result.to_dict(),
+        **extra,
     }
 
 
@@ -53,7 +60,10 @@ def test_render_puts_peers_side_by_side_with_targets(tmp_path: Path) -> None:
     res.target("faster than peer", 1.5, ">=", 1.2)
     res.target("p99", 400.0, "<=", 250.0, unit="ms")
     write_json(tmp_path / "zonal.json", _doc("zonal", res))
-    write_json(tmp_path / "tiles.json", _doc("tiles", BenchResult(), status="skipped", reason="no webapi\nmore"))
+    write_json(
+        tmp_path / "tiles.json",
+        _doc("tiles", BenchResult(), status="skipped", reason="no webapi\nmore"),
+    )
     out = write_results_md(tmp_path, tmp_path / "RESULTS.md")
     text = out.read_text()
     assert "| system | seconds | ratio |" in text

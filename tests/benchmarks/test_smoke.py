@@ -15,8 +15,13 @@ from benchmarks.runner import SUITE, run_benchmark
 
 
 def smoke(name: str, tmp_path: Path) -> dict:
-    doc = run_benchmark(SUITE.get(name), scale="tiny", work_dir=tmp_path / "work", results_dir=tmp_path / "results",
-                        command=f"pytest smoke {name}")
+    doc = run_benchmark(
+        SUITE.get(name),
+        scale="tiny",
+        work_dir=tmp_path / "work",
+        results_dir=tmp_path / "results",
+        command=f"pytest smoke {name}",
+    )
     assert doc["status"] in ("ok", "skipped"), doc.get("traceback") or doc.get("reason")
     stored = json.loads((tmp_path / "results" / f"{name}.json").read_text())
     assert stored["name"] == name and stored["machine"]["logical_cores"] >= 1
@@ -32,14 +37,19 @@ def test_zonal_smoke(tmp_path: Path) -> None:
     for area in (0.5, 10.0, 50.0):
         assert rows[("exactextract", area)]["mean_abs_error"] < 0.005
         assert rows[("exactextract", area)]["area_error_pct"] < 0.01
-        assert rows[("rasterstats (memory)", area)]["area_error_pct"] > rows[("exactextract", area)]["area_error_pct"]
+        assert (
+            rows[("rasterstats (memory)", area)]["area_error_pct"]
+            > rows[("exactextract", area)]["area_error_pct"]
+        )
         # the two rasterstats modes compute the same thing
         assert rows[("rasterstats (file)", area)]["mean_abs_error"] == pytest.approx(
-            rows[("rasterstats (memory)", area)]["mean_abs_error"])
+            rows[("rasterstats (memory)", area)]["mean_abs_error"]
+        )
     if ("nongshu", 0.5) in rows:
         for area in (0.5, 10.0, 50.0):
             assert rows[("nongshu", area)]["mean_abs_error"] == pytest.approx(
-                rows[("exactextract", area)]["mean_abs_error"], abs=1e-4)
+                rows[("exactextract", area)]["mean_abs_error"], abs=1e-4
+            )
 
 
 @pytest.mark.slow

@@ -22,7 +22,12 @@ def test_bursts_are_disjoint_blocks_inside_the_bounds() -> None:
             assert tile not in seen
             seen.add(tile)
             west, south, east, north = TMS.bounds(tile.x, tile.y, tile.z)
-            assert BOUNDS[0] <= west and east <= BOUNDS[2] and BOUNDS[1] <= south and north <= BOUNDS[3]
+            assert (
+                BOUNDS[0] <= west
+                and east <= BOUNDS[2]
+                and BOUNDS[1] <= south
+                and north <= BOUNDS[3]
+            )
     assert {b[0].z for b in bursts} == set(zooms)
 
 

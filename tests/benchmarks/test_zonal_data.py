@@ -24,7 +24,12 @@ def brute_force_mean(ramp: Ramp, poly: Polygon, n: int = 400) -> float:
 def test_exact_mean_is_the_area_mean() -> None:
     ramp = Ramp(a=0.02, b=-0.03, c=5.0)
     rng = np.random.default_rng(3)
-    polys = np.array([rotated_rectangle(50_000, 2.5, 33, 1_000, 2_000), irregular_polygon(80_000, rng, -500, 700)])
+    polys = np.array(
+        [
+            rotated_rectangle(50_000, 2.5, 33, 1_000, 2_000),
+            irregular_polygon(80_000, rng, -500, 700),
+        ]
+    )
     exact = ramp.exact_means(polys)
     for poly, value in zip(polys, exact, strict=True):
         # the sampling error is far below one ramp step across the field
@@ -41,7 +46,9 @@ def test_raster_samples_pixel_centres() -> None:
     ramp = Ramp(a=1.0, b=10.0, c=0.0)
     grid = ramp.raster(Affine(10, 0, 100, 0, -10, 50), 2, 3)
     # centres x = 105, 115, 125; y = 45, 35
-    np.testing.assert_allclose(grid, [[105 + 450, 115 + 450, 125 + 450], [105 + 350, 115 + 350, 125 + 350]])
+    np.testing.assert_allclose(
+        grid, [[105 + 450, 115 + 450, 125 + 450], [105 + 350, 115 + 350, 125 + 350]]
+    )
 
 
 @pytest.mark.parametrize("area_ha", [0.5, 10.0, 50.0])
@@ -60,8 +67,12 @@ def test_fields_that_cannot_fit_are_refused() -> None:
 
 
 def test_accuracy_summary() -> None:
-    acc = accuracy(np.array([1.0, 2.5, np.nan]), np.array([100.0, 90.0, 0.0]),
-                   np.array([1.0, 2.0, 3.0]), np.array([100.0, 100.0, 100.0]))
+    acc = accuracy(
+        np.array([1.0, 2.5, np.nan]),
+        np.array([100.0, 90.0, 0.0]),
+        np.array([1.0, 2.0, 3.0]),
+        np.array([100.0, 100.0, 100.0]),
+    )
     assert acc["mean_abs_error"] == pytest.approx(0.25)
     assert acc["max_abs_error"] == pytest.approx(0.5)
     assert acc["missing"] == 1

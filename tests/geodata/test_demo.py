@@ -328,8 +328,12 @@ def test_cli_demo_data(tmp_path: Path) -> None:
                                        "--seasons", "1", "--seed", "3", "--dates-per-season", "2",
                                        "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "fields" in result.output and str(out) in result.output
+    assert "fields" in result.output and f"written to {out}" in result.output
     assert (out / "region.json").is_file()
+    again = CliRunner().invoke(main, ["demo-data", "--region", "lhasa", "--size", "128",
+                                      "--seasons", "1", "--seed", "3", "--dates-per-season", "2",
+                                      "--out", str(out), "--quiet"])
+    assert again.exit_code == 0 and "reused" in again.output
 
 
 def test_cli_demo_data_default_out_and_bad_option(tmp_path: Path, monkeypatch) -> None:

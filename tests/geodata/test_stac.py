@@ -19,6 +19,7 @@ from geodata.stac import (
     sentinel2_item,
     validate_item,
     validate_item_collection,
+    write_catalog,
     write_item_collection,
 )
 
@@ -134,3 +135,21 @@ def test_validate_item_collection_rejects_non_collections(tmp_path: Path) -> Non
 
     with pytest.raises(InputError, match="FeatureCollection"):
         validate_item_collection(path)
+
+
+def test_write_catalog_is_self_contained_and_valid(yield_cog: Path, tmp_path: Path) -> None:
+    run = yield_cog.parent
+    item = raster_item(yield_cog, "2025-yield_t_ha", datetime=dt.datetime(2025, 9, 30, tzinfo=UTC),
+                       properties={"nongshu:layer": "yield_t_ha"})
+    catalog_path = write_catalog(run, [item], catalog_id="2025", description="Season 2025 outputs")
+    catalog = json.loads(catalog_path.read_text())
+    assert catalog["type"] == "Catalog" and catalog["id"] == "2025"
+    item_links = [link["href"] for link in catalog["links"] if link["rel"] == "item"]
+    assert item_links == ["./2025-yield_t_ha/2025-yield_t_ha.json"]
+    item_path = run / "2025-yield_t_ha" / "2025-yield_t_ha.json"
+    data = json.loads(item_path.read_text())
+    href = data["assets"]["data"]["href"]
+    assert href == "../yield_t_ha.tif"
+    assert (item_path.parent / href).resolve() == yield_cog.resolve()
+    validate_item(data)
+    pystac.validation.validate_dict(catalog, validator=OfflineValidator())

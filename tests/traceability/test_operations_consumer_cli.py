@@ -247,3 +247,28 @@ def test_cli_demo_export_verify_import(
     )
     assert recall.exit_code == 2 and "custodian" in recall.output
     assert summary["lots"]["phi_flag"] == ["H2025-004"]
+
+
+@pytest.mark.slow
+def test_demo_on_the_generated_demo_region(
+    demo_region: Path, tmp_path: Path, standards_dir: Path
+) -> None:
+    """``make demo``'s trace step on the real demo region; its export validates against the official schema."""
+    import jsonschema
+
+    url = f"sqlite:///{tmp_path / 'trace.db'}"
+    runner = CliRunner(env={"NONGSHU_DATA_DIR": str(tmp_path / "data")})
+    result = runner.invoke(
+        main, ["trace", "demo", "--inputs", str(demo_region), "--database-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    schema = json.loads((standards_dir / "EPCIS-JSON-Schema.json").read_text())
+    with TraceStore.open(url) as store:
+        for lot in summary["lots"]["chain"] + summary["lots"]["mix_split"]:
+            gtin, number = store.find_lot(lot)
+            jsonschema.validate(store.export_lot(gtin, number), schema)
+            assert store.verify_lot(gtin, number).ok
+        gtin, lot = summary["consumer_lot"]
+        view = store.consumer_view(gtin, lot)
+        assert view["chain_status"] == "intact" and view["origin"][0]["cooperative"]

@@ -258,3 +258,41 @@ def test_overlong_identifiers_are_refused_cleanly(store: TraceStore, actors) -> 
         store.record_event(
             actors.inspector, {**event, "bizLocation": {"id": "https://example.org/" + "c" * 300}}
         )
+
+
+def test_role_matrix_for_lots_not_in_custody(store: TraceStore, actors) -> None:
+    """Who may record what on a lot held by the cooperative (no shipment to anyone)."""
+    harvest(store, actors, "H-040")
+    everyone = {
+        "cooperative2": actors.coop2,
+        "processor": actors.processor,
+        "logistics": actors.logistics,
+        "retailer": actors.retailer,
+        "inspector": actors.inspector,
+        "bureau": actors.bureau,
+    }
+    allowed = {}
+    for hour, (name, who) in enumerate(everyone.items()):
+        inspect = builders.inspection_event(
+            gtin=POTATO,
+            lot="H-040",
+            when=t(1, hour),
+            location=actors.lab,
+            results=[],
+            conformant=True,
+        )
+        sale = builders.retail_sale_event(
+            gtin=POTATO, lot="H-040", when=t(1, hour), location=actors.shop
+        )
+        for action, event in (("inspect", inspect), ("sell", sale)):
+            try:
+                store.record_event(who, dict(event))
+                allowed[(name, action)] = True
+            except PermissionDeniedError:
+                allowed[(name, action)] = False
+    assert [k for k, ok in allowed.items() if ok] == [("inspector", "inspect")]
+    with pytest.raises(PermissionDeniedError):
+        store.recall(actors.retailer, POTATO, "H-040", reason="not theirs")
+    assert store.recall(actors.bureau, POTATO, "H-040", reason="bureau order")["lots"] == [
+        (POTATO, "H-040")
+    ]

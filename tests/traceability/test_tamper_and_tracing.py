@@ -249,7 +249,7 @@ def test_published_checkpoint_and_inclusion_proof_verify_independently(
     from traceability import merkle
 
     cp = store.checkpoint()
-    assert cp["tree_size"] == 10  # demo chain: 10 events
+    assert cp["tree_size"] == 9  # demo chain: 9 events
     key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(cp["public_key"]))
     key.verify(bytes.fromhex(cp["signature"]), cp["message"].encode())  # raises if invalid
     assert f"\n{cp['tree_size']}\n{cp['root_hash']}\n" in cp["message"]

@@ -208,5 +208,23 @@ def test_new_run_is_picked_up_without_restart(web_settings, tmp_path):
     assert client.get("/api/v1/alerts?run=2026-asof-20260601").status_code == 200
 
 
+def test_trace_database_down_is_503(web_settings):
+    from webapi import create_app
+
+    app = create_app(web_settings.with_(database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    response = app.test_client().get("/api/v1/trace/lots/H-001")
+    assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "30"
+
+
+def test_pages_and_api_without_any_run(web_settings, tmp_path):
+    from webapi import create_app
+
+    client = create_app(web_settings.with_(data_dir=tmp_path)).test_client()
+    assert client.get("/map").status_code == 200
+    assert_problem(client.get("/api/v1/fields"), 404, "run")
+    assert_problem(client.get("/tiles/latest/alert_level/0/0/0.png"), 404, "run")
+
+
 def test_grid_constants_are_consistent():
     assert SIZE * RES == 2000.0

@@ -92,3 +92,17 @@ def test_consumer_page_is_under_100_kb(trace_client, trace_world):
 @pytest.mark.parametrize("path", ["/map", "/coop/C01", "/field/DX-000001"])
 def test_unknown_run_on_pages_is_404(client, path):
     assert_problem(client.get(path + "?run=nope"), 404, "run")
+
+
+def test_map_offers_every_run_and_defaults_to_the_newest(web_settings, tmp_path):
+    from webdata import make_run  # type: ignore[import-not-found]
+
+    from webapi import create_app
+
+    make_run(tmp_path / "outputs", run_id="2025")
+    make_run(tmp_path / "outputs", run_id="2026-asof-20260601")
+    client = create_app(web_settings.with_(data_dir=tmp_path)).test_client()
+    html = client.get("/map").get_data(as_text=True)
+    assert re.findall(r'<option value="(dingxi\.[^"]+)"', html) == ["dingxi.2026-asof-20260601", "dingxi.2025"]
+    assert '"run": "dingxi.2026-asof-20260601"' in html
+    assert '"run": "dingxi.2025"' in client.get("/map?run=dingxi.2025").get_data(as_text=True)

@@ -282,3 +282,17 @@ def test_well_known_resolver_description(trace_client):
 
 def test_evil_names_never_reach_pages_unescaped(trace_client, client):
     assert EVIL not in client.get("/coop/C02").get_data(as_text=True)
+
+
+def test_organisation_and_place_names_with_markup_are_shown_as_text(trace_client, trace_world):
+    from traceability.epcis import builders
+
+    ship = builders.shipping_event(gtin=trace_world.gtin, lot="H-001", when=t(4, 10), location=trace_world.shop,
+                                   source_gln=gln(2), destination_gln=gln(3))
+    receive = builders.receiving_event(gtin=trace_world.gtin, lot="H-001", when=t(4, 16), location=trace_world.shop,
+                                       source_gln=gln(2), destination_gln=gln(3))
+    assert trace_client.post("/api/v1/trace/events", json=ship, headers=bearer(trace_world.keys["processor"])).status_code == 201
+    assert trace_client.post("/api/v1/trace/events", json=receive, headers=bearer(trace_world.keys["retailer"])).status_code == 201
+    html = trace_client.get(f"/01/{trace_world.gtin}/10/H-001").get_data(as_text=True)
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;超市" in html  # the retailer's public name, as text

@@ -13,6 +13,7 @@ package, any other remote context is refused instead of fetched.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from typing import Any
 
@@ -24,6 +25,18 @@ from traceability.errors import EpcisValidationError
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 _OFFLINE_CONTEXTS = {EPCIS_CONTEXT, "https://gs1.github.io/EPCIS/epcis-context.jsonld"}
 _lock = threading.Lock()
+
+
+class _QuietReferenceImplementation(logging.Filter):
+    """Drop the per-event INFO/DEBUG lines the reference implementation logs on the root logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (
+            record.levelno >= logging.WARNING or "epcis_event_hash_generator" not in record.pathname
+        )
+
+
+logging.getLogger().addFilter(_QuietReferenceImplementation())
 _reference_loader = jsonld.get_document_loader()
 
 

@@ -169,6 +169,12 @@
     card.replaceChildren(el("p", String(err.message || err)));
   }
 
+  var runSelect = q("run-select");
+  if (runSelect) {
+    runSelect.addEventListener("change", function () {
+      window.location.search = "?run=" + encodeURIComponent(runSelect.value) + "&" + langQ;
+    });
+  }
   if (!cfg.run) { reportError(new Error(S.no_data)); return; }
   getJSON("/api/v1/layers?" + runQ).then(buildLayers).catch(reportError);
   loadFields("/api/v1/fields?limit=1000&" + runQ, []).then(function (features) {

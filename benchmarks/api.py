@@ -45,7 +45,7 @@ def wire_and_plain_bytes(server: Server, path: str) -> tuple[int, int, str]:
 def benchmark(ctx: BenchContext) -> BenchResult:
     check_nongshu_app()
     clients = ctx.pick(tiny=4, quick=16, full=32)
-    per_endpoint = ctx.pick(tiny=20, quick=300, full=2000)
+    per_endpoint = ctx.pick(tiny=20, quick=64, full=320)
     data = ctx.subdir("data")
     logs = ctx.subdir("logs")
     sizes = ctx.pick(tiny=(50,), quick=(1000, 10_000), full=(1000, 10_000))

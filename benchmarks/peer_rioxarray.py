@@ -10,6 +10,7 @@ and a ``threading.Lock``), on dask's default threaded scheduler.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,10 @@ from benchmarks.floor import SCL_MASKED, Acquisition
 
 def _band(path: Path, *, masked: bool) -> xr.DataArray:
     """One single-band COG, lazily, with rioxarray's defaults (automatic chunks, default lock)."""
-    opened = rioxarray.open_rasterio(path, chunks=True, masked=masked)
+    with warnings.catch_warnings():
+        # rioxarray's own deprecation notice about how it passes chunks to xarray; not the analyst's doing
+        warnings.simplefilter("ignore", FutureWarning)
+        opened = rioxarray.open_rasterio(path, chunks=True, masked=masked)
     if not isinstance(opened, xr.DataArray):
         raise TypeError(f"{path}: expected a single raster, got {type(opened).__name__}")
     return opened.squeeze("band", drop=True)

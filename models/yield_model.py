@@ -47,10 +47,13 @@ TARGET = "yield_t_ha"
 ID_COLUMNS = ("field_id", "season", "crop")
 SCHEMES = {"leave_one_season_out": "season", "leave_cooperative_out": "cooperative_id"}
 DEFAULT_PARAMS: dict[str, Any] = {
-    "max_iter": 150, "learning_rate": 0.06, "max_leaf_nodes": 15, "min_samples_leaf": 8,
+    "max_iter": 80, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 20,
     "l2_regularization": 1.0, "early_stopping": False, "random_state": 0,
 }
 FORMAT_VERSION = 2
+LINEAR_FEATURES: tuple[str, ...] = ("ndvi_integral",)
+"""Features of the per-crop linear part: the season's NDVI integral, the classic yield proxy
+(e.g. Becker-Reshef et al. 2010, *Remote Sens. Environ.* 114:1312); the boosted trees use all."""
 THREADS = 1
 """OpenMP threads per fit: the pipeline and CV already run many small fits side by side, and
 oversubscribed OpenMP on a shared machine is orders of magnitude slower than one thread."""
@@ -136,9 +139,11 @@ class LinearPlusBoosting(RegressorMixin, BaseEstimator):
     ``X`` = feature columns followed by ``n_crops`` one-hot crop columns.
     """
 
-    def __init__(self, n_crops: int = 1, boosting: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, n_crops: int = 1, boosting: Mapping[str, Any] | None = None,
+                 linear_columns: Sequence[int] | None = None) -> None:
         self.n_crops = n_crops
         self.boosting = boosting
+        self.linear_columns = linear_columns
 
     def _linear(self) -> Pipeline:
         return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
@@ -147,36 +152,47 @@ class LinearPlusBoosting(RegressorMixin, BaseEstimator):
     def _crop_of(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(x[:, -self.n_crops:], axis=1) if self.n_crops else np.zeros(len(x), dtype=int)
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> LinearPlusBoosting:
+    def _linear_x(self, x: np.ndarray) -> np.ndarray:
         feats = x[:, : x.shape[1] - self.n_crops]
+        return feats if self.linear_columns is None else feats[:, list(self.linear_columns)]
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LinearPlusBoosting:
+        """``y`` is log(yield); the linear part is fitted on yield itself (t/ha), where NDVI-yield
+        relations are linear, and enters the boosting in log space."""
+        feats = self._linear_x(x)
         crop = self._crop_of(x)
-        self.linear_ = {}
-        base = np.zeros(len(y))
+        raw = np.exp(y)
+        self.linear_: dict[int, Pipeline | float] = {}
+        self.floor_: dict[int, float] = {}
         for c in np.unique(crop):
             rows = crop == c
-            if rows.sum() >= 5:
-                self.linear_[int(c)] = self._linear().fit(feats[rows], y[rows])
-                base[rows] = self.linear_[int(c)].predict(feats[rows])
-            else:
-                base[rows] = y[rows].mean()
-                self.linear_[int(c)] = float(y[rows].mean())
+            self.floor_[int(c)] = 0.2 * float(raw[rows].min())
+            self.linear_[int(c)] = self._linear().fit(feats[rows], raw[rows]) if rows.sum() >= 5 else float(
+                raw[rows].mean())
+        base = self._base(feats, crop)
         self.boost_ = HistGradientBoostingRegressor(**{**DEFAULT_PARAMS, **(self.boosting or {})})
         self.boost_.fit(x, y - base)
         return self
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        feats = x[:, : x.shape[1] - self.n_crops]
-        crop = self._crop_of(x)
-        base = np.zeros(len(x))
+    def _base(self, feats: np.ndarray, crop: np.ndarray) -> np.ndarray:
+        base = np.zeros(len(feats))
         for c, lin in self.linear_.items():
             rows = crop == c
             if rows.any():
-                base[rows] = lin if isinstance(lin, float) else lin.predict(feats[rows])
-        return base + self.boost_.predict(x)
+                pred = np.full(rows.sum(), lin) if isinstance(lin, float) else lin.predict(feats[rows])
+                base[rows] = np.log(np.maximum(pred, self.floor_[c]))
+        return base
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._base(self._linear_x(x), self._crop_of(x)) + self.boost_.predict(x)
 
 
-def _estimator(params: Mapping[str, Any] | None, n_crops: int) -> LinearPlusBoosting:
-    return LinearPlusBoosting(n_crops=n_crops, boosting=params)
+def _estimator(params: Mapping[str, Any] | None, features: Sequence[str], n_crops: int) -> LinearPlusBoosting:
+    """The estimator: the linear part on :data:`LINEAR_FEATURES` present (all features if none)."""
+    p = dict(params or {})
+    linear = p.pop("linear_features", LINEAR_FEATURES)
+    cols = [i for i, f in enumerate(features) if f in linear] or None
+    return LinearPlusBoosting(n_crops=n_crops, boosting=p, linear_columns=cols)
 
 
 def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
@@ -202,7 +218,7 @@ def _oof_log_residuals(table: pd.DataFrame, features: Sequence[str], crops: Sequ
         crop = table["crop"].astype(str).to_numpy()
         seen = np.isin(crop[test], np.unique(crop[train]))  # a crop absent from the fold has no residual
         with threadpool_limits(THREADS, user_api="openmp"):
-            est = _estimator(params, len(crops)).fit(x[train], y[train])
+            est = _estimator(params, features, len(crops)).fit(x[train], y[train])
             out[test[seen]] = np.abs(y[test[seen]] - est.predict(x[test[seen]]))
     return out
 
@@ -223,7 +239,7 @@ def _fit_lead(table: pd.DataFrame, lead: str, features: Sequence[str], coverage:
     x = _matrix(table, features, crops)
     y = np.log(table[TARGET].to_numpy(dtype="float64"))
     with threadpool_limits(THREADS, user_api="openmp"):
-        est = _estimator(params, len(crops)).fit(x, y)
+        est = _estimator(params, features, len(crops)).fit(x, y)
     scores = _oof_log_residuals(table, features, crops, _calibration_groups(table, calib_groups), params,
                                 calib_splits)
     return LeadModel(lead, list(features), crops, est, conformal_quantile(scores, coverage), len(table))

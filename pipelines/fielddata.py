@@ -26,7 +26,15 @@ from geodata.grid import analysis_grid
 from geodata.readers import read_dem, read_sentinel2, read_weather
 from geodata.readers.imagery import load_items, select_scenes
 from geodata.readers.raster import check_raster
-from pipelines import blockwrite, calendar, fieldfeatures, fieldseries, fieldweather, terrain, vegetation
+from pipelines import (
+    blockwrite,
+    calendar,
+    fieldfeatures,
+    fieldseries,
+    fieldweather,
+    terrain,
+    vegetation,
+)
 from pipelines.errors import PipelineError
 from pipelines.inputs import RegionInputs
 

@@ -108,8 +108,8 @@ def field_risks(
             for k, fid in enumerate(ids):
                 day = int(peak.isel(field=k))
                 code = int(codes.isel(field=k, time=day))
-                triggers = {
-                    name: _scalar(summary[name].isel(field=k))
+                triggers: dict[str, Any] = {
+                    str(name): _scalar(summary[name].isel(field=k))
                     for name in summary.data_vars if name != "risk"
                 }
                 triggers["peak_date"] = str(pd.Timestamp(part["time"].values[day]).date())

@@ -141,5 +141,5 @@ def write_stac_catalog(
         catalog.add_item(item)
     catalog.normalize_hrefs(str(Path(run_dir).resolve()))
     catalog.make_all_asset_hrefs_relative()  # items in <item_id>/ point at ../<file>.tif
-    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=str(Path(run_dir).resolve()))
     return run_dir / "catalog.json"

@@ -21,8 +21,9 @@ SG_ORDER = 2
 
 def regular_axis(start: np.datetime64, end: np.datetime64, step_days: int = STEP_DAYS) -> NDArray:
     """Dates ``start, start + step, ...`` up to and including ``end`` (datetime64[D])."""
-    start, end = np.datetime64(start, "D"), np.datetime64(end, "D")
-    return np.arange(start, end + np.timedelta64(1, "D"), np.timedelta64(step_days, "D"))
+    first = np.asarray(start, dtype="datetime64[D]")
+    n = int((np.asarray(end, dtype="datetime64[D]") - first) / np.timedelta64(1, "D")) // step_days + 1
+    return first + np.arange(n) * np.timedelta64(step_days, "D")
 
 
 def interpolate_gaps(values: NDArray, obs_days: NDArray, target_days: NDArray) -> NDArray:

@@ -141,6 +141,8 @@ def cache_key(fd: Any, seasons: list[int]) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps({"format": yield_model.FORMAT_VERSION, "features": FEATURES,
                               "leads": fieldfeatures.LEADS, "seasons": seasons}).encode())
+    # a change of the model code invalidates cached models (pickled estimators follow the code)
+    digest.update(outputs.sha256_of(Path(yield_model.__file__)).encode())
     root = inputs.root
     files = [root / "yield" / "yield_history.csv", root / "fields" / "fields.gpkg",
              root / "operations" / "operations.csv", inputs.items_path, inputs.dem_path,

@@ -34,7 +34,9 @@ def indices(ds: xr.Dataset) -> xr.Dataset:
 
 def day_numbers(times: np.ndarray, origin: np.datetime64) -> np.ndarray:
     """Days since ``origin`` (float) of datetime64 values."""
-    return (np.asarray(times, dtype="datetime64[ns]") - np.datetime64(origin, "ns")) / np.timedelta64(1, "D")
+    return (np.asarray(times, dtype="datetime64[ns]") - np.asarray(origin, dtype="datetime64[ns]")) / np.timedelta64(
+        1, "D"
+    )
 
 
 def smoothed(ndvi: xr.DataArray, window: SeasonWindow) -> xr.DataArray:

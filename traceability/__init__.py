@@ -18,6 +18,8 @@ Public API (what the web layer and the CLI call)::
     store.checkpoint(); store.inclusion_proof(event_id)         # signed Merkle log head, RFC 6962 audit path
     store.create_organisation(gln=, name=, role=, ...); store.issue_api_key(gln) -> key (shown once)
     store.revoke_api_key(key_id)
+    traceability.season_summary.fields_csv_provider(outputs_dir)  # a season_summary_provider over runs' fields.csv
+    traceability.qr.write_qr(uri, "lot.png" | "lot.svg")
 
 Roles: cooperative, grower, processor, logistics, wholesaler, retailer, inspector, bureau.
 Errors derive from :class:`traceability.errors.TraceError`; those with an HTTP meaning carry

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, current_app, request, send_from_directory
 from werkzeug.exceptions import NotFound
@@ -56,7 +56,7 @@ class WebContext:
                     from webapi.trace_adapter import open_store
 
                     self.trace_store = open_store(self.settings)
-        return self.trace_store  # type: ignore[return-value]
+        return self.trace_store
 
 
 def ctx() -> WebContext:

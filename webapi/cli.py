@@ -65,7 +65,14 @@ def gunicorn_options(host: str, port: int, workers: int, timeout: int = 60) -> d
               help="Number of reverse proxies in front whose X-Forwarded-* headers are trusted.")
 @click.pass_context
 def serve(ctx: click.Context, data_dir: Path | None, host: str, port: int, workers: int | None, proxy_hops: int) -> None:
-    """Serve the API, tiles and pages under gunicorn on http://HOST:PORT."""
+    """Serve the API, tiles and pages under gunicorn on http://HOST:PORT.
+
+    \b
+    Production: keep --host 127.0.0.1 behind a reverse proxy (nginx, Caddy) that
+    terminates TLS and forwards X-Forwarded-For/-Proto/-Host, and pass
+    --proxy-hops 1 so rate limits see client addresses and links use the public
+    URL. Set NONGSHU_RESOLVER_URL to the public base URL printed in QR codes.
+    """
     settings = get_settings(ctx)
     if data_dir is not None:
         settings = settings.with_(data_dir=data_dir)

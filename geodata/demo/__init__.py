@@ -26,8 +26,8 @@ parameters are documented where they live:
 How frost shows in the files: each forced frost night is clear and dry
 (large diurnal range, no rain) inside a few clear days, so the documented rule
 :func:`geodata.demo.weather.downscale_tmin` makes pixels below the local mean
-elevation colder than the 0.1° cell value (0.7 K per 10 m of depth, at most
-4.2 K) although the lapse rate alone would make them warmer. The crop model
+elevation colder than the 0.1° cell value (1 K per 10 m of depth, at most
+5 K) although the lapse rate alone would make them warmer. The crop model
 runs with that field-level Tmin, so potato and maize fields in valley bottoms
 lose more canopy after the late-spring frost than fields of the same crop on
 the slopes above: a larger NDVI drop between the last clear acquisition

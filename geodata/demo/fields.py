@@ -1,6 +1,6 @@
 """Field parcels and townships of a demo region (shapely/geopandas, UTM).
 
-Fields: a lattice of corner points every ~320 m (32 px at 10 m) jittered by
+Fields: a lattice of corner points every ~240 m (24 px at 10 m) jittered by
 up to 30 % of the spacing gives a tessellation of irregular quadrilaterals;
 each quad is shrunk by 6 % towards its centroid (field margins, tracks).
 Quads on steep ground (mean slope > 35 %, kept as grassland, as Chinese
@@ -25,7 +25,7 @@ from shapely.geometry import box
 from geodata.demo.regions import RegionSpec
 from geodata.demo.terrain import Terrain
 
-FIELD_SPACING_PX = 32
+FIELD_SPACING_PX = 24
 
 
 def townships(spec: RegionSpec, bounds: tuple[float, float, float, float], epsg: int,

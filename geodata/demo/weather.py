@@ -32,11 +32,11 @@ Model (one regional series at the base elevation, then per 0.1° cell):
 
 Frost downscaling (:func:`downscale_tmin`): the 0.1° Tmin holds for the cell's
 mean elevation. At a pixel of elevation z it is
-``Tmin(z) = Tmin_cell − 0.0065 (z − orog) − 0.07 K/m · R · clip(z_local − z, 0, 60 m)``,
+``Tmin(z) = Tmin_cell − 0.0065 (z − orog) − 0.10 K/m · R · clip(z_local − z, 0, 50 m)``,
 with ``z_local`` the mean elevation in a 1 km window: on radiative nights
-cold air drains into hollows and pools below the local mean (0.7 K per 10 m,
-at most 4.2 K; cf. Lindkvist et al. 2000, Blennow 1998 who measured 0.5-1 K per
-10 m in valleys). ``R = clip((DTR − 10 K)/6 K, 0, 1)`` if the day is dry
+cold air drains into hollows and pools below the local mean (1 K per 10 m,
+at most 5 K: the upper end of the 0.5-1 K per 10 m measured in small valleys
+by Blennow 1998 and Lindkvist et al. 2000, typical of enclosed loess gullies). ``R = clip((DTR − 10 K)/6 K, 0, 1)`` if the day is dry
 (< 1 mm) else 0: large diurnal range and no rain mark clear calm nights.
 """
 
@@ -49,8 +49,8 @@ import numpy as np
 from geodata.demo.regions import RegionSpec
 
 LAPSE_RATE_K_PER_M = -0.0065
-INVERSION_K_PER_M = 0.07
-MAX_POOL_DEPTH_M = 60.0
+INVERSION_K_PER_M = 0.10
+MAX_POOL_DEPTH_M = 50.0
 SEASON_TYPES = ("normal", "drought", "wet")
 
 

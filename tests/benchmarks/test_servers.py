@@ -15,8 +15,19 @@ from benchmarks.servers import HOST, Server, ServerError, free_port
 def test_server_lifecycle(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_text("hello")
     port = free_port()
-    cmd = [sys.executable, "-m", "http.server", str(port), "--bind", HOST, "--directory", str(tmp_path)]
-    with Server("http.server", cmd, port, ready_path="/hello.txt", log_path=tmp_path / "log.txt") as srv:
+    cmd = [
+        sys.executable,
+        "-m",
+        "http.server",
+        str(port),
+        "--bind",
+        HOST,
+        "--directory",
+        str(tmp_path),
+    ]
+    with Server(
+        "http.server", cmd, port, ready_path="/hello.txt", log_path=tmp_path / "log.txt"
+    ) as srv:
         pid = srv.proc.pid
         assert srv.rss_bytes() > 0
         result = run_load(HOST, port, [["/hello.txt"] * 3, ["/hello.txt"] * 2])

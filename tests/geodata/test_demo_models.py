@@ -33,11 +33,11 @@ def test_radiative_index_and_downscaling_by_hand() -> None:
     assert radiative_index(np.array(k - 1), np.array(k + 16), np.array(0.0)) == 1.0
     assert radiative_index(np.array(k - 1), np.array(k + 12), np.array(0.0)) == pytest.approx(0.5)
     assert radiative_index(np.array(k - 1), np.array(k + 16), np.array(3.0)) == 0.0
-    # 50 m below the cell mean (+0.325 K by lapse rate) and 30 m below the local mean (-2.1 K)
+    # 50 m below the cell mean (+0.325 K by lapse rate) and 30 m below the local mean (-3 K)
     t = downscale_tmin(k - 1.0, z=1950.0, orog=2000.0, z_local=1980.0, radiative=1.0)
-    assert float(t) == pytest.approx(k - 1.0 + 0.325 - 2.1)
-    # pooling is capped at 60 m and absent on cloudy nights
-    assert float(downscale_tmin(k, 1800.0, 1800.0, 1900.0, 1.0)) == pytest.approx(k - 4.2)
+    assert float(t) == pytest.approx(k - 1.0 + 0.325 - 3.0)
+    # pooling is capped at 50 m and absent on cloudy nights
+    assert float(downscale_tmin(k, 1800.0, 1800.0, 1900.0, 1.0)) == pytest.approx(k - 5.0)
     assert float(downscale_tmin(k, 1800.0, 1800.0, 1900.0, 0.0)) == pytest.approx(k)
 
 

@@ -35,9 +35,11 @@ def test_bad_memory_limit_is_named() -> None:
 def test_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("pipelines.cluster.CONNECT_TIMEOUT_S", 2)
     address = f"tcp://127.0.0.1:{_free_port()}"
-    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler") as info:
-        with dask_client(ClusterSpec(scheduler=address)):
-            pass
+    with (
+        pytest.raises(ClusterError, match="cannot reach the Dask scheduler") as info,
+        dask_client(ClusterSpec(scheduler=address)),
+    ):
+        pass
     assert address in str(info.value)
 
 

@@ -76,11 +76,11 @@ def _poison(region: Path) -> None:
     late = json.loads(json.dumps(items["features"][-1]))
     late["id"] = "S2A_MSIL2A_20260801_POISON"
     late["properties"]["datetime"] = "2026-08-01T03:30:00Z"
-    poison_dir = region / "sentinel2" / "2026" / "20260801"
+    poison_dir = region / "sentinel2" / "2026" / "poison"
     poison_dir.mkdir(parents=True)
     for key, asset in late["assets"].items():
         (poison_dir / f"{key}.tif").write_bytes(b"II*\x00 this is not a GeoTIFF")
-        asset["href"] = f"2026/20260801/{key}.tif"
+        asset["href"] = f"2026/poison/{key}.tif"
     items["features"].append(late)
     items_path.write_text(json.dumps(items))
     # absurd cold (-73 degC) every night after the cut-off, in the same weather file
@@ -115,6 +115,16 @@ def test_distributed_poisoned_as_of_run_equals_clean_local_run(
     poisoned_region = link_copy(region, tmp_path / "poisoned",
                                 copy=("sentinel2/items.json", f"weather/era5land_daily_{SEASON}.nc"))
     _poison(poisoned_region)
+    # the poison is real: reading past the cut-off fails or sees the absurd values
+    from geodata.errors import InputError
+    from geodata.readers import read_sentinel2, read_weather
+
+    with pytest.raises(InputError):
+        read_sentinel2(poisoned_region / "sentinel2" / "items.json", start="2026-07-31", end="2026-08-01")
+    late = read_weather(poisoned_region / "weather", start="2026-07-16", end="2026-12-31")
+    assert float(late["tasmin"].max()) == pytest.approx(200.0)
+    with pytest.raises(InputError):
+        read_weather(poisoned_region / "weather", start="2027-01-01", end="2027-12-31")
     remote = run_season(RunOptions(poisoned_region, SEASON, tmp_path / "remote", as_of=pd.Timestamp(AS_OF).date(),
                                    model_dir=trained_model), ClusterSpec(scheduler=dask_cluster))
     assert clean.run_id == remote.run_id == "2026-asof-20260715"
@@ -122,7 +132,7 @@ def test_distributed_poisoned_as_of_run_equals_clean_local_run(
     _same_outputs(clean.run_dir, remote.run_dir)
     run = json.loads((remote.run_dir / "run.json").read_text())
     used = {e["path"] for e in run["inputs"]}
-    assert not [p for p in used if "20260801" in p or "2027" in p]
+    assert not [p for p in used if "poison" in p or "2027" in p]
     assert dask_cluster in run["parameters"]["cluster"]
     alerts = json.loads((remote.run_dir / "alerts.json").read_text())
     assert alerts["valid_to"] == AS_OF

@@ -20,7 +20,7 @@ def _season_risks(field_data, season: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = field_data.seasons[season]
     table = field_data.table(season, data.sowing, fieldfeatures.cutoffs(data.sowing, data.ends, "end"))
     risks = field_risk_table(field_data, season, table, (data.window.start, data.window.valid_to))
-    risks["level"] = [int(risk_to_level(np.nan if r is None else r, h)) for r, h in zip(risks["risk"], risks["hazard"])]
+    risks["level"] = [int(risk_to_level(np.nan if r is None else r, h)) for r, h in zip(risks["risk"], risks["hazard"], strict=True)]
     return table, risks
 
 

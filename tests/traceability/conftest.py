@@ -26,15 +26,26 @@ DEFAULT_PG = "postgresql+psycopg://nongshu@127.0.0.1:55432/nongshu_test"
 CST = timezone(timedelta(hours=8))
 
 
+_PROBE: dict[str, str | None] = {}
+
+
 def _postgres_url() -> str:
+    """The test server's URL; skip (fail under CI=true) when it does not answer. Probed once per session."""
     url = os.environ.get("NONGSHU_TEST_POSTGRES_URL", DEFAULT_PG)
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as err:  # any driver/connection failure means "no server"
-        message = f"PostgreSQL not reachable at {url} (run scripts/postgres.sh): {type(err).__name__}: {err}"
+    if url not in _PROBE:
+        try:
+            engine = create_engine(url, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _PROBE[url] = None
+        except Exception as err:  # any driver or connection failure means "no server"
+            _PROBE[url] = f"{type(err).__name__}: {err}".splitlines()[0]
+    problem = _PROBE[url]
+    if problem is not None:
+        message = (
+            f"PostgreSQL not reachable at {url} (start it with scripts/postgres.sh): {problem}"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -27,6 +27,7 @@ def test_map_page(client):
     assert "/static/vendor/leaflet/leaflet.js" in html and "/static/js/map.js" in html
     assert "https://" not in re.sub(r'"basemap": null|https://gs1', "", html)  # no CDN
     assert f'"run": "{RUN}"' in html
+    assert f'"run": "{RUN}"' in client.get("/").get_data(as_text=True)  # the landing page is the map
     assert client.get("/static/vendor/leaflet/leaflet.css").status_code == 200
     assert client.get("/static/vendor/leaflet/images/marker-icon.png").status_code == 200
     assert_problem(client.get("/static/vendor/leaflet/../../../../etc/passwd"), 404)

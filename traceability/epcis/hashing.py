@@ -1,4 +1,4 @@
-"""The EPCIS Event Hash ID (GS1 CBV 2.0 §8.9) of an event.
+"""The EPCIS Event Hash ID (GS1 CBV 2.0, "EPCIS Event Hash ID" section) of an event.
 
 The canonical pre-hash string (fixed property order, UTC timestamps with
 milliseconds, CBV values as GS1 Web URIs, EPC URIs as canonical Digital Link,
@@ -80,7 +80,7 @@ def pre_hash_string(event: dict[str, Any], context: Any = None, *, join_by: str 
         for k, v in copy.deepcopy(event).items()
         if k not in ("eventID", "recordTime", "@context")
     }
-    # An error declaration is part of the hash; eventID and recordTime are not (CBV 2.0 §8.9.2).
+    # eventID and recordTime are not part of the Event Hash ID; everything else is (CBV 2.0).
     doc = {
         "@context": _context_for(event, context),
         "type": "EPCISDocument",

@@ -164,9 +164,13 @@ class LinearPlusBoosting(RegressorMixin, BaseEstimator):
         raw = np.exp(y)
         self.linear_: dict[int, Pipeline | float] = {}
         self.floor_: dict[int, float] = {}
+        self.ceiling_: dict[int, float] = {}
         for c in np.unique(crop):
             rows = crop == c
             self.floor_[int(c)] = 0.2 * float(raw[rows].min())
+            # Never forecast beyond 1.5x the best yield ever recorded for the crop: per-pixel
+            # features outside the training range must not extrapolate the linear part upwards.
+            self.ceiling_[int(c)] = 1.5 * float(raw[rows].max())
             self.linear_[int(c)] = self._linear().fit(feats[rows], raw[rows]) if rows.sum() >= 5 else float(
                 raw[rows].mean())
         base = self._base(feats, crop)
@@ -180,11 +184,17 @@ class LinearPlusBoosting(RegressorMixin, BaseEstimator):
             rows = crop == c
             if rows.any():
                 pred = np.full(rows.sum(), lin) if isinstance(lin, float) else lin.predict(feats[rows])
-                base[rows] = np.log(np.maximum(pred, self.floor_[c]))
+                base[rows] = np.log(np.clip(pred, self.floor_[c], self.ceiling_[c]))
         return base
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._base(self._linear_x(x), self._crop_of(x)) + self.boost_.predict(x)
+        """log(yield), kept inside [0.2 x lowest, 1.5 x highest] recorded yield of the crop."""
+        crop = self._crop_of(x)
+        out = self._base(self._linear_x(x), crop) + self.boost_.predict(x)
+        for c in self.linear_:
+            rows = crop == c
+            out[rows] = np.clip(out[rows], np.log(self.floor_[c]), np.log(self.ceiling_[c]))
+        return out
 
 
 def _estimator(params: Mapping[str, Any] | None, features: Sequence[str], n_crops: int) -> LinearPlusBoosting:

@@ -23,15 +23,17 @@ YIELD_COLUMNS: tuple[str, ...] = ("field_id", "season", "crop", "yield_t_ha")
 #: (FAO, Crops and livestock products, domain QCL, China 2000-2022: roughly
 #: potato 14-20 t/ha, maize 4.5-6.5, wheat 3.7-5.9 t/ha) and of the China
 #: Statistical Yearbook and the Gansu / Tibet statistical yearbooks (dry-land
-#: potato in Dingxi and highland barley in Tibet a few t/ha below those), widened to cover failed
-#: harvests in drought years (lower bound) and record irrigated plots (upper
-#: bound: maize records above 20 t/ha in Xinjiang; potato 60 t/ha irrigated).
+#: potato in Dingxi and highland barley in Tibet a few t/ha below those). The
+#: lower bound is 0: a failed harvest in a drought or frost year is a real record
+#: (a field abandoned or ploughed under) that the yield model must see. The upper
+#: bound covers record irrigated plots (maize above 20 t/ha in Xinjiang; potato
+#: 60 t/ha irrigated); above it a unit mistake (kg/mu, kg/ha) is the likely cause.
 YIELD_RANGE_T_HA: dict[str, tuple[float, float]] = {
-    "potato": (2.0, 60.0),
-    "spring_wheat": (0.3, 12.0),
-    "winter_wheat": (0.3, 12.0),
-    "highland_barley": (0.3, 10.0),
-    "maize": (0.3, 20.0),
+    "potato": (0.0, 60.0),
+    "spring_wheat": (0.0, 12.0),
+    "winter_wheat": (0.0, 12.0),
+    "highland_barley": (0.0, 10.0),
+    "maize": (0.0, 20.0),
 }
 
 OPERATION_COLUMNS: tuple[str, ...] = (

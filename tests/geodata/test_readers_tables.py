@@ -106,8 +106,8 @@ def test_yield_history(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "row",
-    ["DX-000009,2023,potato,1.5", "DX-000009,2023,potato,75", "DX-000009,2023,spring_wheat,14",
-     "DX-000009,2023,highland_barley,0.1"],
+    ["DX-000009,2023,potato,-1.5", "DX-000009,2023,potato,75", "DX-000009,2023,spring_wheat,14",
+     "DX-000009,2023,highland_barley,10.5"],
 )
 def test_implausible_yield_names_line(tmp_path: Path, row: str) -> None:
     path = bad.write_text(tmp_path / "yield.csv", YIELDS + row + "\n", "utf-8")
@@ -115,10 +115,17 @@ def test_implausible_yield_names_line(tmp_path: Path, row: str) -> None:
         read_yield_history(path)
 
 
+def test_failed_harvest_is_a_valid_record(tmp_path: Path) -> None:
+    """A crop failure (0 t/ha, or a few hundred kg) in a drought year is data, not an error."""
+    path = bad.write_text(tmp_path / "yield.csv", YIELDS + "DX-000009,2023,maize,0.0\nDX-000010,2023,potato,0.4\n", "utf-8")
+    table = read_yield_history(path)
+    assert table["yield_t_ha"].tolist()[-2:] == [0.0, 0.4]
+
+
 def test_yield_potato_kg_per_mu_mistake(tmp_path: Path) -> None:
     """A classic: potato yield typed in kg/mu (1500) instead of t/ha (22.5)."""
     path = bad.write_text(tmp_path / "yield.csv", YIELDS.replace("21.5", "1500"), "gbk")
-    with pytest.raises(InputError, match=r"lines 2.*expected potato within 2.0-60.0 t/ha; got 1500.0"):
+    with pytest.raises(InputError, match=r"lines 2.*expected potato within 0.0-60.0 t/ha; got 1500.0"):
         read_yield_history(path)
 
 

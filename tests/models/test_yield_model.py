@@ -156,3 +156,25 @@ def test_two_seasons_still_cross_validate_by_season():
     m = metrics_table(evaluate({"end": t}, YIELD_FEATURES))
     assert set(m["scheme"]) == {"leave_one_season_out", "leave_cooperative_out"}
     assert (m["n"] == 24).all()
+
+
+def test_pixel_forecasts_do_not_extrapolate_beyond_recorded_yields() -> None:
+    """A pixel whose NDVI integral is 50x anything seen must not get a yield 50x the best field."""
+    import numpy as np
+    import pandas as pd
+
+    from models.yield_model import fit_yield_model, predict_pixels
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for season in (2020, 2021, 2022, 2023):
+        for i in range(40):
+            ndvi = rng.uniform(20, 60)
+            rows.append({"field_id": f"F{i}", "season": season, "crop": "potato", "cooperative_id": f"C{i % 4}",
+                         "ndvi_integral": ndvi, "yield_t_ha": 0.4 * ndvi + rng.normal(0, 1)})
+    table = pd.DataFrame(rows)
+    model = fit_yield_model({"end": table}, ["ndvi_integral"])
+    best = table["yield_t_ha"].max()
+    pred, lo, hi = predict_pixels(model, {"ndvi_integral": np.array([[40.0, 3000.0]])}, "potato", lead="end")
+    assert 10 < float(pred[0, 0]) < 22  # 0.4 * 40 = 16 t/ha by construction
+    assert float(pred[0, 1]) <= 1.5 * best + 1e-3

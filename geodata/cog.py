@@ -43,6 +43,19 @@ from geodata.errors import OutputError
 
 #: Internal tile size of every COG (px); the DATA_LAYOUT contract.
 BLOCKSIZE = 512
+#: Overviews are built until the smallest fits in one 256 px web-map tile, so a
+#: map client at low zoom never reads full-resolution pixels, even for rasters
+#: no larger than one internal block (GDAL's AUTO would build none for those).
+OVERVIEW_TARGET_PX = 256
+
+
+def overview_count(width: int, height: int, target: int = OVERVIEW_TARGET_PX) -> int:
+    """Number of 2x overview levels until the largest side is <= ``target`` px."""
+    side, levels = max(width, height), 0
+    while side > target:
+        side = -(-side // 2)
+        levels += 1
+    return levels
 
 Resampling = Literal["average", "nearest", "bilinear", "mode"]
 
@@ -200,6 +213,7 @@ class CogWriter:
             self._finish_metadata()
             self._dataset.close()
             self._dataset = None
+            levels = overview_count(self.width, self.height)
             rasterio.shutil.copy(
                 self._tmp_tiled,
                 tmp_cog,
@@ -209,6 +223,8 @@ class CogWriter:
                 PREDICTOR="YES",
                 LEVEL=6,
                 OVERVIEW_RESAMPLING=self.overview_resampling.upper(),
+                OVERVIEWS="IGNORE_EXISTING" if levels else "NONE",
+                OVERVIEW_COUNT=max(levels, 1),
                 BIGTIFF="IF_SAFER",
                 NUM_THREADS="1",
             )

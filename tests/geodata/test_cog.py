@@ -36,7 +36,7 @@ def test_write_cog_numpy_is_valid_cog_with_overviews_and_metadata(tmp_path: Path
         assert ds.transform == TRANSFORM
         assert ds.block_shapes == [(512, 512)]
         assert ds.compression.name.lower() == "deflate"
-        assert ds.overviews(1) == [2, 4]
+        assert ds.overviews(1) == [2, 4, 8]  # 1300 px -> 650 -> 325 -> 163 <= 256
         assert ds.tags()["units"] == "t/ha"
         assert ds.descriptions == ("yield",)
         out = ds.read(1)
@@ -139,3 +139,20 @@ def test_window_shape_mismatch_is_rejected(tmp_path: Path) -> None:
                       transform=TRANSFORM, nodata=0) as cog:
         cog.write(Window(0, 0, 50, 50), np.zeros((40, 50), np.uint8))
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_overview_levels_reach_one_web_tile(tmp_path) -> None:
+    """512 px -> one level (256 px); 1000 px -> 500, 250: two levels; 200 px needs none."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geodata.cog import overview_count, write_cog
+
+    assert overview_count(512, 512) == 1
+    assert overview_count(1000, 300) == 2
+    assert overview_count(200, 200) == 0
+    path = write_cog(tmp_path / "r.tif", np.ones((512, 512), "float32"), crs="EPSG:32648",
+                     transform=from_origin(500000, 3900000, 10, 10), nodata=np.nan)
+    with rasterio.open(path) as src:
+        assert src.overviews(1) == [2]

@@ -37,7 +37,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     target = ctx.pick(tiny=100, quick=2_000, full=1_000_000)
     budget = ctx.pick(tiny=60.0, quick=120.0, full=360.0)
     clients = ctx.pick(tiny=4, quick=32, full=32)
-    requests = ctx.pick(tiny=40, quick=640, full=3200)
+    requests = ctx.pick(tiny=40, quick=640, full=960)
     with ctx.step(f"trace: filling the store towards {target:,} events", total=target) as step:
         url, meta = cached_store(
             ctx.subdir("store"), target, budget, on_progress=lambda n: step.update(completed=n)

@@ -242,7 +242,7 @@ def write_catalog(
     catalog = pystac.Catalog(id=catalog_id, description=description, title=title)
     for item in items:
         catalog.add_item(item)
-    catalog.normalize_hrefs(str(directory.resolve()))
+    catalog.normalize_hrefs(str(directory.resolve()) + "/")  # "/": a dotted directory name is not a file
     catalog.make_all_asset_hrefs_relative()
     try:
         catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)

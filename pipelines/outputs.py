@@ -139,7 +139,10 @@ def write_stac_catalog(
             title=titles.get(name, name),
         )
         catalog.add_item(item)
-    catalog.normalize_hrefs(str(Path(run_dir).resolve()))
+    # The trailing "/" matters: the run is staged in ".2026.tmp-xyz", which pystac would
+    # otherwise take for a file name (it has a dot) and put the catalog in the parent.
+    root = str(Path(run_dir).resolve()) + "/"
+    catalog.normalize_hrefs(root)
     catalog.make_all_asset_hrefs_relative()  # items in <item_id>/ point at ../<file>.tif
-    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=str(Path(run_dir).resolve()))
+    catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=root)
     return run_dir / "catalog.json"

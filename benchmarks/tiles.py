@@ -112,7 +112,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
             "zooms": zooms,
             "burst_tiles": 20,
             "workers_per_server": WORKERS,
-            "nongshu": f"gunicorn as nongshu serve ({gunicorn_setup()}), NONGSHU_TILE_CACHE default",
+            "nongshu": f"gunicorn as nongshu serve ({gunicorn_setup()}), NONGSHU_TILE_CACHE default, shared disk tile cache emptied before each cold run",
             "titiler": "uvicorn[standard] --workers 2, titiler.core TilerFactory",
             "titiler_style": style,
             "load_generator": "Python threads, one keep-alive http.client connection per client, same machine",

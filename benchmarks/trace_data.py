@@ -150,26 +150,40 @@ def lot_documents(p: Parties, i: int) -> list[tuple[Any, dict[str, Any]]]:
     ]
 
 
-def probe_lookup(store: Any, parties: Parties, lots: int, samples: int = 7) -> dict[str, float]:
-    """Median in-process time of the consumer view and of the bare lot read, over random lots, right now."""
+def probe_lookup(store: Any, gtin: str, lots: int, samples: int = 25) -> dict[str, float]:
+    """Median in-process time of the consumer view and of the bare lot read over lots spread
+    across the store (after two warm-up lookups, so connection set-up is not counted)."""
     import statistics
 
     from traceability.consumer import build_consumer_view
 
     step = max(1, lots // samples)
+    picks = list(range(0, lots, step))[:samples]
+    for i in {lots - 1, max(0, lots - 2)} - set(picks):  # warm-up lots, not measured
+        build_consumer_view(store, gtin, lot_code(i))
     view_ms, lot_ms = [], []
-    for i in range(0, lots, step)[:samples]:
+    for i in picks:
         t0 = time.perf_counter()
-        build_consumer_view(store, parties.gtin, lot_code(i))
+        build_consumer_view(store, gtin, lot_code(i))
         view_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        store.lot(parties.gtin, lot_code(i))
+        store.lot(gtin, lot_code(i))
         lot_ms.append((time.perf_counter() - t0) * 1000)
     return {
         "events": lots * EVENTS_PER_LOT,
         "consumer_view_ms": statistics.median(view_ms),
         "lot_read_ms": statistics.median(lot_ms),
     }
+
+
+def probe_url(url: str, lots: int) -> dict[str, float]:
+    """:func:`probe_lookup` on a freshly opened store, verification caches emptied."""
+    from traceability import lot_chain
+    from traceability.store import TraceStore
+
+    lot_chain.clear_caches()
+    with TraceStore.open(url) as store:
+        return probe_lookup(store, store.find_lot(lot_code(0))[0], lots)
 
 
 def fill_store(
@@ -215,7 +229,7 @@ def fill_store(
             if on_progress is not None:
                 on_progress(lots * EVENTS_PER_LOT)
             if lots * EVENTS_PER_LOT >= next_probe:
-                probes.append(probe_lookup(store, parties, lots))
+                probes.append(probe_lookup(store, parties.gtin, lots))
                 next_probe *= 2
         return {
             "events": lots * EVENTS_PER_LOT,

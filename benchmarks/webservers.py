@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def nongshu_server(
     data_dir: Path, logs: Path, *, tile_cache: int | None = None, database_url: str | None = None
 ) -> Server:
     port = free_port()
+    # A fresh server starts cold: drop the tile cache its workers share on disk.
+    shutil.rmtree(data_dir / "cache" / "tiles", ignore_errors=True)
     env = {
         "NONGSHU_DATA_DIR": str(data_dir),
         "NONGSHU_LOG_LEVEL": "WARNING",

@@ -39,6 +39,25 @@ def exactextract_alone(raster: Path, fields: Path) -> Outcome:
     return df["mean"].to_numpy("float64"), df["count"].to_numpy("float64") * px, seconds
 
 
+def exactextract_raster_sequential(raster: Path, fields: Path) -> Outcome:
+    """exactextract reading the raster once, block by block (``strategy="raster-sequential"``).
+
+    The strategy exactextract documents for many features over one raster; shown
+    beside the default (feature-sequential) as evidence for the pipeline's choice.
+    """
+    from exactextract import exact_extract
+
+    gdf = gpd.read_file(fields)
+    with rasterio.open(raster) as src:
+        px = _pixel_area(src)
+    t0 = time.perf_counter()
+    df = exact_extract(
+        str(raster), gdf, ["mean", "count"], output="pandas", strategy="raster-sequential"
+    )
+    seconds = time.perf_counter() - t0
+    return df["mean"].to_numpy("float64"), df["count"].to_numpy("float64") * px, seconds
+
+
 def rasterstats_file(raster: Path, fields: Path) -> Outcome:
     """rasterstats reading windows from the file for each feature."""
     from rasterstats import zonal_stats
@@ -113,6 +132,7 @@ def nongshu_step(raster: Path, fields: Path) -> Outcome:
 METHODS = {
     "nongshu": nongshu_step,
     "exactextract": exactextract_alone,
+    "exactextract (raster-sequential)": exactextract_raster_sequential,
     "rasterstats (file)": rasterstats_file,
     "rasterstats (memory)": rasterstats_memory,
 }

@@ -1,14 +1,25 @@
-"""In-season yield forecasting: gradient boosting per lead time, honest cross-validation, conformal intervals.
+"""In-season yield forecasting: per-crop models per lead time, chosen by nested CV, with conformal intervals.
 
-* One model per lead time (e.g. ``"30d"``, ``"60d"``, ``"90d"``, ``"end"``), trained on
-  ``log(yield)`` from that lead time's own feature table, so each uses only what is known by
-  then: a per-crop ridge regression plus a
-  :class:`~sklearn.ensemble.HistGradientBoostingRegressor` on its residuals
-  (:class:`LinearPlusBoosting`). The crop enters as one-hot columns.
-* Prediction intervals: split-conformal / CV+ style (Lei et al. 2018, *JASA* 113:1094;
-  Barber et al. 2021, *Ann. Statist.* 49:486) on the scale-free score ``|log y - log ŷ|``
-  computed out of fold with the seasons as groups, so the interval is ``ŷ·exp(±q)`` and its
-  width reflects season-to-season error, not just within-season noise.
+* One model per lead time (``"30d"``, ``"60d"``, ``"90d"``, ``"end"``) and crop, trained on that
+  lead time's own feature table, so each uses only what is known by then.
+* Why per crop and why a choice of structure: a region has a few hundred fields but only a
+  handful of seasons. Season-wide features (weather and climate indices: GDD, rain, SPI, frost
+  and heat days) take one value per season in a small region, so with ``S`` seasons each of
+  them rests on ``S`` independent points, and trees happily map them to the identity of the
+  training seasons: that fits the past and fails on a new season (with 5 seasons, maize lost
+  to a plain NDVI regression at the end of the season). The canopy (NDVI peak, integral, mean;
+  Becker-Reshef et al. 2010, *Remote Sens. Environ.* 114:1312; Rasmussen 1997, *Int. J. Remote
+  Sens.* 18:1059) is observed per field and season and integrates what the weather did. So each
+  crop's model is one of four structures fixed a priori (:data:`STRUCTURES`), from a ridge
+  regression on the canopy and soil to a ridge on NDVI with gradient boosting of its residuals
+  on every feature (boosting from a linear start, Friedman 2001, *Ann. Statist.* 29:1189, §4),
+  and the structure is chosen by grouped (leave-one-season-out) CV *inside the training data*
+  only: with :func:`evaluate` that is nested CV, the held-out season or cooperative never
+  takes part in the choice.
+* Prediction intervals: CV+ / split-conformal (Lei et al. 2018, *JASA* 113:1094; Barber et al.
+  2021, *Ann. Statist.* 49:486) on the scale-free score ``|log y - log ŷ|`` of the chosen
+  structure, out of fold with the same groups (seasons), per crop, so the interval is
+  ``ŷ·exp(±q)`` and its width reflects season-to-season error, not within-season noise.
 * Evaluation (:func:`evaluate`): leave-one-season-out and leave-cooperative-out CV; per crop
   and lead time n, MAPE, RMSE, R², year-to-year anomaly skill, interval coverage, against two
   baselines: the field's mean yield in its other seasons, and a per-crop linear model on the
@@ -50,24 +61,59 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "max_iter": 80, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 20,
     "l2_regularization": 1.0, "early_stopping": False, "random_state": 0,
 }
-FORMAT_VERSION = 2
-LINEAR_FEATURES: tuple[str, ...] = ("ndvi_integral",)
-"""Features of the per-crop linear part: the season's NDVI integral, the classic yield proxy
-(e.g. Becker-Reshef et al. 2010, *Remote Sens. Environ.* 114:1312); the boosted trees use all."""
+FORMAT_VERSION = 3
+LINEAR_FEATURES: tuple[str, ...] = ("ndvi_peak", "ndvi_integral", "ndvi_mean")
+"""Canopy features of the ridge part of the boosted structures: the classic NDVI yield proxies
+(peak: Becker-Reshef et al. 2010; seasonal integral: Rasmussen 1997; mean)."""
+INNER_SPLITS = 5
+"""At most this many groups (seasons) in the inner CV that chooses the structure and calibrates."""
 THREADS = 1
 """OpenMP threads per fit: the pipeline and CV already run many small fits side by side, and
 oversubscribed OpenMP on a shared machine is orders of magnitude slower than one thread."""
 
 
+@dataclass(frozen=True)
+class Structure:
+    """A model structure: which features enter the ridge part and which the boosted residual part.
+
+    Feature sets: ``"canopy"`` = :data:`LINEAR_FEATURES` present (all field features if none),
+    ``"field"`` = every feature except the season-wide ones, ``"all"`` = every feature;
+    ``boosted=None`` is the ridge alone.
+    """
+
+    name: str
+    linear: str
+    boosted: str | None
+
+
+STRUCTURES: tuple[Structure, ...] = (
+    Structure("ridge(canopy+soil)", linear="field", boosted=None),
+    Structure("ridge(all)", linear="all", boosted=None),
+    Structure("ridge(canopy)+boosting(canopy+soil)", linear="canopy", boosted="field"),
+    Structure("ridge(canopy)+boosting(all)", linear="canopy", boosted="all"),
+)
+"""Candidate structures, fixed a priori, from the most to the least constrained."""
+
+
+@dataclass
+class CropModel:
+    """The fitted model of one crop at one lead time."""
+
+    structure: str
+    estimator: LinearPlusBoosting
+    q_log: float
+    n_train: int
+    selection_mape: dict[str, float]
+
+
 @dataclass
 class LeadModel:
-    """The fitted model of one lead time."""
+    """The fitted models of one lead time, one per crop."""
 
     lead: str
     features: list[str]
     crops: list[str]
-    estimator: LinearPlusBoosting
-    q_log: float
+    models: dict[str, CropModel]
     n_train: int
 
 
@@ -121,88 +167,78 @@ def _check_table(table: pd.DataFrame, features: Sequence[str], lead: str, need_t
                                   got=table.loc[~(y > 0), TARGET].head(3).tolist())
 
 
-def _matrix(table: pd.DataFrame, features: Sequence[str], crops: Sequence[str]) -> np.ndarray:
-    x = table[list(features)].to_numpy(dtype="float64")
-    crop = table["crop"].astype(str).to_numpy()
-    onehot = np.stack([(crop == c).astype("float64") for c in crops], axis=1) if crops else np.empty((len(x), 0))
-    return np.hstack([x, onehot])
+def _matrix(table: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    return table[list(features)].to_numpy(dtype="float64")
+
+
+def feature_sets(features: Sequence[str], season_features: Iterable[str] = ()) -> dict[str, list[int]]:
+    """Column indices of the ``"canopy"``, ``"field"`` and ``"all"`` feature sets of :class:`Structure`."""
+    season = set(season_features)
+    all_ = list(range(len(features)))
+    field_ = [i for i, f in enumerate(features) if f not in season] or all_
+    canopy = [i for i, f in enumerate(features) if f in LINEAR_FEATURES] or field_
+    return {"canopy": canopy, "field": field_, "all": all_}
 
 
 class LinearPlusBoosting(RegressorMixin, BaseEstimator):
-    """Per-crop ridge regression, then gradient boosting on its residuals.
+    """Ridge regression on some columns, then (optionally) gradient boosting of its residuals on others.
 
     Trees cannot extrapolate: a season drier than any in the training years would get the
-    yield of the driest seen. The ridge part (standardised features, alpha by efficient
-    leave-one-out, ``RidgeCV``) carries the first-order, extrapolating response per crop; the
-    boosted trees add interactions and thresholds on top (boosting from a linear
-    initialisation, as in Friedman 2001, *Ann. Statist.* 29:1189, section 4).
-    ``X`` = feature columns followed by ``n_crops`` one-hot crop columns.
+    yield of the driest seen. The ridge part (median-imputed, standardised, alpha by efficient
+    leave-one-out, ``RidgeCV``) carries the first-order, extrapolating response and is fitted
+    on yield itself (t/ha), where NDVI-yield relations are linear; the boosted trees
+    (``boost_columns``; ``None`` = no boosting) add interactions and thresholds in log space.
+    One crop per estimator; predictions stay inside [0.2 x lowest, 1.5 x highest] recorded yield.
     """
 
-    def __init__(self, n_crops: int = 1, boosting: Mapping[str, Any] | None = None,
-                 linear_columns: Sequence[int] | None = None) -> None:
-        self.n_crops = n_crops
-        self.boosting = boosting
+    def __init__(self, linear_columns: Sequence[int] | None = None, boost_columns: Sequence[int] | None = None,
+                 boosting: Mapping[str, Any] | None = None) -> None:
         self.linear_columns = linear_columns
+        self.boost_columns = boost_columns
+        self.boosting = boosting
 
-    def _linear(self) -> Pipeline:
+    @staticmethod
+    def _ridge() -> Pipeline:
         return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
                              RidgeCV(alphas=np.logspace(-2, 3, 11)))
 
-    def _crop_of(self, x: np.ndarray) -> np.ndarray:
-        return np.argmax(x[:, -self.n_crops:], axis=1) if self.n_crops else np.zeros(len(x), dtype=int)
-
-    def _linear_x(self, x: np.ndarray) -> np.ndarray:
-        feats = x[:, : x.shape[1] - self.n_crops]
-        return feats if self.linear_columns is None else feats[:, list(self.linear_columns)]
+    def _cols(self, x: np.ndarray, cols: Sequence[int] | None) -> np.ndarray:
+        return x if cols is None else x[:, list(cols)]
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> LinearPlusBoosting:
-        """``y`` is log(yield); the linear part is fitted on yield itself (t/ha), where NDVI-yield
-        relations are linear, and enters the boosting in log space."""
-        feats = self._linear_x(x)
-        crop = self._crop_of(x)
+        """``y`` is log(yield)."""
         raw = np.exp(y)
-        self.linear_: dict[int, Pipeline | float] = {}
-        self.floor_: dict[int, float] = {}
-        self.ceiling_: dict[int, float] = {}
-        for c in np.unique(crop):
-            rows = crop == c
-            self.floor_[int(c)] = 0.2 * float(raw[rows].min())
-            # Never forecast beyond 1.5x the best yield ever recorded for the crop: per-pixel
-            # features outside the training range must not extrapolate the linear part upwards.
-            self.ceiling_[int(c)] = 1.5 * float(raw[rows].max())
-            self.linear_[int(c)] = self._linear().fit(feats[rows], raw[rows]) if rows.sum() >= 5 else float(
-                raw[rows].mean())
-        base = self._base(feats, crop)
-        self.boost_ = HistGradientBoostingRegressor(**{**DEFAULT_PARAMS, **(self.boosting or {})})
-        self.boost_.fit(x, y - base)
+        self.floor_ = 0.2 * float(raw.min())
+        # Never forecast beyond 1.5x the best yield ever recorded for the crop: per-pixel
+        # features outside the training range must not extrapolate the linear part upwards.
+        self.ceiling_ = 1.5 * float(raw.max())
+        self.linear_ = self._ridge().fit(self._cols(x, self.linear_columns), raw) if len(raw) >= 5 else None
+        self.mean_ = float(raw.mean())
+        self.boost_ = None
+        if self.boost_columns is not None:
+            self.boost_ = HistGradientBoostingRegressor(**{**DEFAULT_PARAMS, **(self.boosting or {})})
+            self.boost_.fit(self._cols(x, self.boost_columns), y - self._base(x))
         return self
 
-    def _base(self, feats: np.ndarray, crop: np.ndarray) -> np.ndarray:
-        base = np.zeros(len(feats))
-        for c, lin in self.linear_.items():
-            rows = crop == c
-            if rows.any():
-                pred = np.full(rows.sum(), lin) if isinstance(lin, float) else lin.predict(feats[rows])
-                base[rows] = np.log(np.clip(pred, self.floor_[c], self.ceiling_[c]))
-        return base
+    def _base(self, x: np.ndarray) -> np.ndarray:
+        pred = (np.full(len(x), self.mean_) if self.linear_ is None
+                else self.linear_.predict(self._cols(x, self.linear_columns)))
+        return np.log(np.clip(pred, self.floor_, self.ceiling_))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """log(yield), kept inside [0.2 x lowest, 1.5 x highest] recorded yield of the crop."""
-        crop = self._crop_of(x)
-        out = self._base(self._linear_x(x), crop) + self.boost_.predict(x)
-        for c in self.linear_:
-            rows = crop == c
-            out[rows] = np.clip(out[rows], np.log(self.floor_[c]), np.log(self.ceiling_[c]))
-        return out
+        out = self._base(x)
+        if self.boost_ is not None:
+            out = out + self.boost_.predict(self._cols(x, self.boost_columns))
+        return np.clip(out, np.log(self.floor_), np.log(self.ceiling_))
 
 
-def _estimator(params: Mapping[str, Any] | None, features: Sequence[str], n_crops: int) -> LinearPlusBoosting:
-    """The estimator: the linear part on :data:`LINEAR_FEATURES` present (all features if none)."""
-    p = dict(params or {})
-    linear = p.pop("linear_features", LINEAR_FEATURES)
-    cols = [i for i, f in enumerate(features) if f in linear] or None
-    return LinearPlusBoosting(n_crops=n_crops, boosting=p, linear_columns=cols)
+def _estimator(structure: Structure, sets: Mapping[str, list[int]],
+               params: Mapping[str, Any] | None) -> LinearPlusBoosting:
+    boosting = {k: v for k, v in (params or {}).items() if k != "linear_features"}
+    return LinearPlusBoosting(linear_columns=sets[structure.linear],
+                              boost_columns=None if structure.boosted is None else sets[structure.boosted],
+                              boosting=boosting)
 
 
 def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
@@ -214,45 +250,56 @@ def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     return float(s[k - 1])
 
 
-def _oof_log_residuals(table: pd.DataFrame, features: Sequence[str], crops: Sequence[str], groups: np.ndarray,
-                       params: Mapping[str, Any] | None, n_splits: int = 5) -> np.ndarray:
-    """|log y - log ŷ| predicted out of fold, folds formed by ``groups`` (seasons)."""
-    k = min(n_splits, len(np.unique(groups)))
-    y = np.log(table[TARGET].to_numpy(dtype="float64"))
-    x = _matrix(table, features, crops)
-    if k < 2:
-        raise ModelInputError("intervals need at least two seasons (or cooperatives) of yield history",
-                              field="season", got=int(len(np.unique(groups))))
-    out = np.full(len(y), np.nan)
-    for train, test in GroupKFold(n_splits=k).split(x, y, groups):
-        crop = table["crop"].astype(str).to_numpy()
-        seen = np.isin(crop[test], np.unique(crop[train]))  # a crop absent from the fold has no residual
-        with threadpool_limits(THREADS, user_api="openmp"):
-            est = _estimator(params, features, len(crops)).fit(x[train], y[train])
-            out[test[seen]] = np.abs(y[test[seen]] - est.predict(x[test[seen]]))
-    return out
-
-
 def _calibration_groups(table: pd.DataFrame, preferred: str) -> np.ndarray:
-    """Groups for the out-of-fold calibration residuals: ``preferred`` (seasons) when it has two or
-    more values, else cooperatives, else fields, so residuals always come from unseen groups."""
+    """Groups of the inner CV: ``preferred`` (seasons) when it has two or more values, else
+    seasons, cooperatives, fields, so out-of-fold residuals always come from unseen groups."""
     for column in (preferred, "season", "cooperative_id", "field_id"):
         if column in table.columns and table[column].nunique() >= 2:
             return table[column].astype(str).to_numpy()
-    raise ModelInputError("intervals need at least two seasons, cooperatives or fields", field="season")
+    raise ModelInputError("a crop needs at least two seasons, cooperatives or fields of yield records",
+                          field="season", got=str(table["crop"].iloc[0]) if len(table) else None)
+
+
+def _oof_log_predictions(x: np.ndarray, y: np.ndarray, groups: np.ndarray, structures: Sequence[Structure],
+                         sets: Mapping[str, list[int]], params: Mapping[str, Any] | None,
+                         n_splits: int) -> dict[str, np.ndarray]:
+    """Out-of-fold log(yield) predictions of every structure, folds formed by ``groups``."""
+    k = min(n_splits, len(np.unique(groups)))
+    out = {s.name: np.full(len(y), np.nan) for s in structures}
+    for train, test in GroupKFold(n_splits=k).split(x, y, groups):
+        for s in structures:
+            with threadpool_limits(THREADS, user_api="openmp"):
+                out[s.name][test] = _estimator(s, sets, params).fit(x[train], y[train]).predict(x[test])
+    return out
+
+
+def _fit_crop(table: pd.DataFrame, features: Sequence[str], sets: Mapping[str, list[int]], coverage: float,
+              params: Mapping[str, Any] | None, calib_groups: str, calib_splits: int) -> CropModel:
+    """Choose the structure by inner grouped CV (MAPE), calibrate its interval on the same
+    out-of-fold residuals, refit it on all rows of the crop."""
+    x = _matrix(table, features)
+    y = np.log(table[TARGET].to_numpy(dtype="float64"))
+    groups = _calibration_groups(table, calib_groups)
+    oof = _oof_log_predictions(x, y, groups, STRUCTURES, sets, params, calib_splits)
+    obs = np.exp(y)
+    mape = {name: float(np.mean(np.abs(np.exp(p) - obs) / obs) * 100.0) for name, p in oof.items()}
+    best = min(STRUCTURES, key=lambda s: mape[s.name])  # ties: the more constrained structure (listed first)
+    with threadpool_limits(THREADS, user_api="openmp"):
+        est = _estimator(best, sets, params).fit(x, y)
+    q = conformal_quantile(np.abs(y - oof[best.name]), coverage)
+    return CropModel(best.name, est, q, len(table), {k: round(v, 2) for k, v in mape.items()})
 
 
 def _fit_lead(table: pd.DataFrame, lead: str, features: Sequence[str], coverage: float,
-              params: Mapping[str, Any] | None, calib_groups: str = "season", calib_splits: int = 5) -> LeadModel:
+              params: Mapping[str, Any] | None, season_features: Iterable[str] = (),
+              calib_groups: str = "season", calib_splits: int = INNER_SPLITS) -> LeadModel:
     _check_table(table, features, lead, need_target=True)
     crops = sorted(table["crop"].astype(str).unique())
-    x = _matrix(table, features, crops)
-    y = np.log(table[TARGET].to_numpy(dtype="float64"))
-    with threadpool_limits(THREADS, user_api="openmp"):
-        est = _estimator(params, features, len(crops)).fit(x, y)
-    scores = _oof_log_residuals(table, features, crops, _calibration_groups(table, calib_groups), params,
-                                calib_splits)
-    return LeadModel(lead, list(features), crops, est, conformal_quantile(scores, coverage), len(table))
+    sets = feature_sets(features, season_features)
+    crop_col = table["crop"].astype(str)
+    models = {c: _fit_crop(table[crop_col == c].reset_index(drop=True), features, sets, coverage, params,
+                           calib_groups, calib_splits) for c in crops}
+    return LeadModel(lead, list(features), crops, models, len(table))
 
 
 def _features_for(features: Mapping[str, Sequence[str]] | Sequence[str], lead: str) -> list[str]:
@@ -265,30 +312,45 @@ def _features_for(features: Mapping[str, Sequence[str]] | Sequence[str], lead: s
 
 
 def fit_yield_model(tables: Mapping[str, pd.DataFrame], features: Mapping[str, Sequence[str]] | Sequence[str],
-                    coverage: float = 0.8, params: Mapping[str, Any] | None = None) -> YieldModel:
-    """Fit one model per lead time.
+                    coverage: float = 0.8, params: Mapping[str, Any] | None = None,
+                    season_features: Iterable[str] = ()) -> YieldModel:
+    """Fit one model per lead time and crop.
 
     ``tables``: ``{lead: DataFrame}`` with columns ``field_id, season, crop, yield_t_ha`` and the
     numeric feature columns known at that lead time; ``features``: the feature columns, one
-    list for all leads or ``{lead: [...]}``; ``coverage``: nominal interval coverage (0.8).
+    list for all leads or ``{lead: [...]}``; ``coverage``: nominal interval coverage (0.8);
+    ``season_features``: those of the features that are season-wide (weather, climate
+    indices), left out of the ``"field"`` feature set of :data:`STRUCTURES`; ``params``:
+    overrides of :data:`DEFAULT_PARAMS` for the boosted part.
     """
     if not 0 < coverage < 1:
         raise ModelInputError("coverage must be in (0, 1)", field="coverage", got=coverage)
     if not tables:
         raise ModelInputError("no feature tables given", field="tables")
-    leads = {lead: _fit_lead(t.reset_index(drop=True), lead, _features_for(features, lead), coverage, params)
+    season_features = tuple(season_features)
+    leads = {lead: _fit_lead(t.reset_index(drop=True), lead, _features_for(features, lead), coverage, params,
+                             season_features)
              for lead, t in tables.items()}
     return YieldModel(leads, coverage, TARGET, package_versions())
 
 
 # ----------------------------------------------------------------------------- prediction
 
-def _predict_log(lm: LeadModel, table: pd.DataFrame) -> np.ndarray:
-    unknown = sorted(set(table["crop"].astype(str)) - set(lm.crops))
+def _predict_log(lm: LeadModel, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """log(yield) and the interval's log half-width per row, each with its crop's model."""
+    crop = table["crop"].astype(str).to_numpy()
+    unknown = sorted(set(crop) - set(lm.crops))
     if unknown:
         raise ModelInputError("crop not seen in training", field="crop", expected=f"one of {lm.crops}", got=unknown)
-    with threadpool_limits(THREADS, user_api="openmp"):
-        return lm.estimator.predict(_matrix(table, lm.features, lm.crops))
+    x = _matrix(table, lm.features)
+    logp, q = np.full(len(x), np.nan), np.full(len(x), np.nan)
+    for c in np.unique(crop):
+        rows = crop == c
+        cm = lm.models[c]
+        with threadpool_limits(THREADS, user_api="openmp"):
+            logp[rows] = cm.estimator.predict(x[rows])
+        q[rows] = cm.q_log
+    return logp, q
 
 
 def predict(model: YieldModel, table: pd.DataFrame, lead: str) -> pd.DataFrame:
@@ -298,25 +360,23 @@ def predict(model: YieldModel, table: pd.DataFrame, lead: str) -> pd.DataFrame:
     """
     lm = model._lead(lead)
     _check_table(table, lm.features, lead, need_target=False)
-    logp = _predict_log(lm, table)
+    logp, q = _predict_log(lm, table)
     return pd.DataFrame(
-        {"yield_pred_t_ha": np.exp(logp), "yield_lo_t_ha": np.exp(logp - lm.q_log),
-         "yield_hi_t_ha": np.exp(logp + lm.q_log)},
+        {"yield_pred_t_ha": np.exp(logp), "yield_lo_t_ha": np.exp(logp - q), "yield_hi_t_ha": np.exp(logp + q)},
         index=table.index,
     )
 
 
-def _pixel_block(*blocks: np.ndarray, lm: LeadModel, crop: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pixel_block(*blocks: np.ndarray, cm: CropModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     shape = np.broadcast(*blocks).shape
     x = np.stack([np.broadcast_to(b, shape).reshape(-1) for b in blocks], axis=1).astype("float64")
-    onehot = np.tile([1.0 if c == crop else 0.0 for c in lm.crops], (x.shape[0], 1))
     ok = np.isfinite(x).all(axis=1)
     pred = np.full(x.shape[0], np.nan)
     if ok.any():
         with threadpool_limits(THREADS, user_api="openmp"):
-            pred[ok] = lm.estimator.predict(np.hstack([x[ok], onehot[ok]]))
+            pred[ok] = cm.estimator.predict(x[ok])
     p = np.exp(pred)
-    return tuple(a.reshape(shape).astype("float32") for a in (p, p * np.exp(-lm.q_log), p * np.exp(lm.q_log)))
+    return tuple(a.reshape(shape).astype("float32") for a in (p, p * np.exp(-cm.q_log), p * np.exp(cm.q_log)))
 
 
 def predict_pixels(model: YieldModel, feature_arrays: Mapping[str, Any], crop: str, lead: str = "end"):
@@ -334,12 +394,13 @@ def predict_pixels(model: YieldModel, feature_arrays: Mapping[str, Any], crop: s
                                    field="feature_arrays", expected=f"exactly {lm.features}")
     if crop not in lm.crops:
         raise ModelInputError("crop not seen in training", field="crop", expected=f"one of {lm.crops}", got=crop)
+    cm = lm.models[crop]
     arrays = [feature_arrays[f] for f in lm.features]
     if all(isinstance(a, np.ndarray) for a in arrays):
-        return _pixel_block(*arrays, lm=lm, crop=crop)
+        return _pixel_block(*arrays, cm=cm)
     wrapped = [a if isinstance(a, xr.DataArray) else xr.DataArray(a, dims=[f"dim_{i}" for i in range(a.ndim)])
                for a in arrays]
-    outs = xr.apply_ufunc(_pixel_block, *wrapped, kwargs={"lm": lm, "crop": crop}, dask="parallelized",
+    outs = xr.apply_ufunc(_pixel_block, *wrapped, kwargs={"cm": cm}, dask="parallelized",
                           output_dtypes=["float32"] * 3, output_core_dims=[[], [], []])
     if not any(isinstance(a, xr.DataArray) for a in arrays):
         return tuple(o.data for o in outs)
@@ -384,7 +445,9 @@ def _ndvi_baseline(table: pd.DataFrame, test_idx: np.ndarray, train_idx: np.ndar
 
 
 def _cv_predictions(table: pd.DataFrame, lead: str, features: Sequence[str], scheme: str, coverage: float,
-                    params: Mapping[str, Any] | None, ndvi: str) -> pd.DataFrame:
+                    params: Mapping[str, Any] | None, ndvi: str, season_features: Iterable[str]) -> pd.DataFrame:
+    """Outer CV by the scheme's groups; structure choice and calibration run inside each training fold
+    (inner CV by the same kind of group), so the held-out group is never seen (nested CV)."""
     group_col = SCHEMES[scheme]
     groups = table[group_col].astype(str).to_numpy()
     rows = []
@@ -392,18 +455,20 @@ def _cv_predictions(table: pd.DataFrame, lead: str, features: Sequence[str], sch
         test_idx = np.flatnonzero(groups == g)
         train_idx = np.flatnonzero(groups != g)
         train = table.iloc[train_idx].reset_index(drop=True)
-        lm = _fit_lead(train, lead, features, coverage, params, calib_groups=group_col, calib_splits=3)
+        lm = _fit_lead(train, lead, features, coverage, params, season_features, calib_groups=group_col)
         test = table.iloc[test_idx]
         seen = test["crop"].astype(str).isin(lm.crops).to_numpy()
-        logp = np.full(len(test), np.nan)
+        logp, q = np.full(len(test), np.nan), np.full(len(test), np.nan)
         if seen.any():
-            logp[seen] = _predict_log(lm, test[seen])
+            logp[seen], q[seen] = _predict_log(lm, test[seen])
+        crops = test["crop"].astype(str)
         rows.append(pd.DataFrame({
             "scheme": scheme, "lead": lead, "fold": g,
             "field_id": test["field_id"].to_numpy(), "season": test["season"].to_numpy(),
-            "crop": test["crop"].astype(str).to_numpy(),
+            "crop": crops.to_numpy(),
+            "structure": crops.map(lambda c: lm.models[c].structure if c in lm.models else None).to_numpy(),
             "observed": test[TARGET].to_numpy(dtype="float64"),
-            "predicted": np.exp(logp), "lo": np.exp(logp - lm.q_log), "hi": np.exp(logp + lm.q_log),
+            "predicted": np.exp(logp), "lo": np.exp(logp - q), "hi": np.exp(logp + q),
             "baseline_field_mean": _field_mean_baseline(table, test_idx, train_idx),
             "baseline_ndvi_linear": _ndvi_baseline(table, test_idx, train_idx, ndvi),
         }))
@@ -412,13 +477,15 @@ def _cv_predictions(table: pd.DataFrame, lead: str, features: Sequence[str], sch
 
 def evaluate(tables: Mapping[str, pd.DataFrame], features: Mapping[str, Sequence[str]] | Sequence[str],
              coverage: float = 0.8, schemes: Iterable[str] = tuple(SCHEMES), ndvi_feature: str = "ndvi_integral",
-             params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+             params: Mapping[str, Any] | None = None, season_features: Iterable[str] = ()) -> pd.DataFrame:
     """Out-of-fold predictions for every scheme and lead time, with both baselines and intervals.
 
     Returns one row per (scheme, lead, table row): ``observed``, ``predicted``, ``lo``, ``hi``,
     ``baseline_field_mean``, ``baseline_ndvi_linear``; summarise it with :func:`metrics_table`.
     ``leave_cooperative_out`` needs a ``cooperative_id`` column (skipped without one).
+    ``structure`` names the structure each training fold chose for the row's crop.
     """
+    season_features = tuple(season_features)
     parts = []
     for lead, table in tables.items():
         feats = _features_for(features, lead)
@@ -430,7 +497,7 @@ def evaluate(tables: Mapping[str, pd.DataFrame], features: Mapping[str, Sequence
                                       got=scheme)
             if SCHEMES[scheme] not in t.columns or t[SCHEMES[scheme]].nunique() < 2:
                 continue
-            parts.append(_cv_predictions(t, lead, feats, scheme, coverage, params, ndvi_feature))
+            parts.append(_cv_predictions(t, lead, feats, scheme, coverage, params, ndvi_feature, season_features))
     if not parts:
         raise ModelInputError("not enough seasons or cooperatives to cross-validate (need >= 2)", field="season")
     return pd.concat(parts, ignore_index=True)
@@ -473,6 +540,9 @@ def metrics_table(predictions: pd.DataFrame) -> pd.DataFrame:
         inside = (g["lo"] <= g["observed"]) & (g["observed"] <= g["hi"])
         row["coverage"] = float(inside[g["predicted"].notna()].mean())
         row["interval_width_t_ha"] = float((g["hi"] - g["lo"]).mean())
+        if "structure" in g.columns:
+            chosen = g.dropna(subset=["structure"]).drop_duplicates("fold")["structure"]
+            row["structures"] = {str(k): int(v) for k, v in chosen.value_counts().sort_index().items()}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -494,21 +564,29 @@ def model_card(model: YieldModel, metrics: pd.DataFrame | None = None) -> dict[s
 
     ``metrics`` is :func:`metrics_table` output; the card nests it as
     ``evaluation[scheme][crop][lead] = {n, model:{mape,rmse,r2,anomaly_r2}, baseline_field_mean:{...},
-    baseline_ndvi_linear:{...}, coverage, interval_width_t_ha}``.
+    baseline_ndvi_linear:{...}, coverage, interval_width_t_ha, structures}`` (``structures``: how
+    many outer folds chose each structure, when the predictions carried it).
     """
     card: dict[str, Any] = {
-        "model": "per-crop RidgeCV + HistGradientBoostingRegressor on its residuals, log(yield), one per lead time",
+        "model": ("per crop and lead time: RidgeCV, optionally + HistGradientBoostingRegressor on its residuals "
+                  "in log(yield); the structure chosen by leave-one-season-out CV inside the training data"),
+        "structures": [{"name": s.name, "linear": s.linear, "boosted": s.boosted} for s in STRUCTURES],
         "target": f"{model.target} (fresh tubers for potato, grain at 13 % moisture for cereals)",
-        "interval": {"method": "CV+ split conformal on |log y - log ŷ|, seasons as groups",
+        "interval": {"method": "CV+ split conformal on |log y - log ŷ| per crop, seasons as groups",
                      "nominal_coverage": model.coverage},
         "leads": {lead: {"features": lm.features, "crops": lm.crops, "n_train": lm.n_train,
-                         "interval_log_halfwidth": lm.q_log} for lead, lm in model.leads.items()},
+                         "per_crop": {c: {"structure": cm.structure, "n_train": cm.n_train,
+                                          "interval_log_halfwidth": cm.q_log,
+                                          "inner_cv_mape": cm.selection_mape} for c, cm in lm.models.items()}}
+                  for lead, lm in model.leads.items()},
         "versions": model.versions,
         "evaluation": {},
     }
     if metrics is not None and not metrics.empty:
         for r in metrics.to_dict("records"):
             entry = {"n": r["n"], "coverage": r["coverage"], "interval_width_t_ha": r["interval_width_t_ha"]}
+            if isinstance(r.get("structures"), dict):
+                entry["structures"] = r["structures"]
             for prefix, key in (("model", "model"), ("field_mean", "baseline_field_mean"),
                                 ("ndvi_linear", "baseline_ndvi_linear")):
                 entry[key] = {k: r[f"{prefix}_{k}"] for k in ("mape", "rmse", "r2", "anomaly_r2")}

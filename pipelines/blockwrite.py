@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 from distributed import Client, as_completed
 from rasterio.windows import Window
 
 from geodata.cog import CogWriter
+from pipelines.errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,12 @@ def write_layers(
     """
     names = list(layers)
     first = layers[names[0]]
-    arrays = [layers[n].astype("float64").rechunk(first.chunks) for n in names]
-    stacked = da.stack(arrays).rechunk({0: -1})
-    blocks = stacked.to_delayed()[0]  # (n_row_blocks, n_col_blocks)
+    for name in names[1:]:
+        if layers[name].shape != first.shape:
+            raise PipelineError("output layers are not on one grid", field=name,
+                                expected=f"shape {first.shape}", got=layers[name].shape)
+    # each layer keeps its own dtype (no float64 copy, no stacked array): a block is a tuple of 2-D arrays
+    grids = [layers[n].rechunk(first.chunks).to_delayed(optimize_graph=False) for n in names]
     row_starts = np.cumsum((0, *first.chunks[0]))
     col_starts = np.cumsum((0, *first.chunks[1]))
     height, width = first.shape
@@ -78,17 +83,18 @@ def write_layers(
             )
             for name in names
         }
-        cells = [(i, j) for i in range(blocks.shape[0]) for j in range(blocks.shape[1])]
-        # one graph for all blocks: intermediates shared between blocks are computed once;
+        cells = [(i, j) for i in range(len(first.chunks[0])) for j in range(len(first.chunks[1]))]
+        # one graph for all blocks: intermediates shared between layers and blocks are computed once;
         # distributed's root-task queuing keeps the workers from reading ahead without bound.
-        futures = client.compute([blocks[i, j] for i, j in cells], optimize_graph=True)
+        futures = client.compute([dask.delayed(_together)(*(g[i, j] for g in grids)) for i, j in cells],
+                                 optimize_graph=True)
         where = {f.key: cell for f, cell in zip(futures, cells, strict=True)}
         total = len(cells)
         for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
             i, j = where[future.key]
             block = future.result()
             future.release()
-            window = Window(int(col_starts[j]), int(row_starts[i]), block.shape[2], block.shape[1])
+            window = Window(int(col_starts[j]), int(row_starts[i]), block[0].shape[1], block[0].shape[0])
             for k, name in enumerate(names):
                 writers[name].write(window, _cast(block[k], specs[name]))
             del block
@@ -97,11 +103,16 @@ def write_layers(
     return {name: out_dir / specs[name].filename for name in names}
 
 
+def _together(*blocks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The blocks of every layer at one grid cell, as one task result."""
+    return blocks
+
+
 def _cast(values: np.ndarray, spec: LayerSpec) -> np.ndarray:
-    """float64 block -> the layer's dtype, NaN -> nodata for integer layers."""
+    """A block -> the layer's dtype, NaN -> nodata for integer layers (no copy when the dtype matches)."""
     dtype = np.dtype(spec.dtype)
-    if dtype.kind == "f":
-        return values.astype(dtype)
+    if dtype.kind == "f" or values.dtype.kind != "f":
+        return values.astype(dtype, copy=False)
     fill = 0 if spec.nodata is None else spec.nodata
     return np.where(np.isnan(values), fill, values).astype(dtype)
 

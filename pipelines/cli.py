@@ -45,6 +45,7 @@ def summary_table(result: RunResult) -> Table:
     table.add_row("wall time", f"{result.wall_time_s:.1f} s")
     peak = max(result.peak_memory.values(), default=None)
     table.add_row("peak worker memory", _size(peak))
+    table.add_row("peak memory, client + workers", _size(result.client_peak_memory + sum(result.peak_memory.values())))
     for note in result.notes:
         table.add_row("note", note)
     return table

@@ -110,6 +110,20 @@ def dask_client(spec: ClusterSpec) -> Iterator[Client]:
         cluster.close()
 
 
+def _own_peak_rss() -> int:
+    """Peak resident memory (bytes) of the calling process (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def client_peak_memory() -> int:
+    """Peak resident memory (bytes) of this (client) process; it hosts the scheduler of a local cluster too."""
+    return _own_peak_rss()
+
+
 def worker_peak_memory(client: Client) -> dict[str, int]:
     """Peak resident memory (bytes) seen so far on each worker, by worker address.
 
@@ -117,15 +131,8 @@ def worker_peak_memory(client: Client) -> dict[str, int]:
     (kilobytes on Linux, bytes on macOS).
     """
 
-    def _peak() -> int:
-        import resource
-        import sys
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak if sys.platform == "darwin" else peak * 1024)
-
     try:
-        return {str(k): int(v) for k, v in client.run(_peak).items()}
+        return {str(k): int(v) for k, v in client.run(_own_peak_rss).items()}
     except (OSError, TimeoutError) as err:  # the figure is informative, never fatal
         log.warning("could not read worker memory: %s", err)
         return {}

@@ -24,11 +24,12 @@ from distributed import Client
 
 from geodata.grid import analysis_grid
 from geodata.readers import read_dem, read_sentinel2, read_weather
-from geodata.readers.imagery import load_items, select_scenes
+from geodata.readers.imagery import Scene, load_items, select_scenes
 from geodata.readers.raster import check_raster
 from pipelines import (
     blockwrite,
     calendar,
+    chunking,
     fieldfeatures,
     fieldseries,
     fieldweather,
@@ -44,14 +45,13 @@ BASELINE_YEARS = 30
 
 @dataclass
 class SeasonFieldData:
-    """Everything per field for one season (small): calendar, observed NDVI means, daily weather."""
+    """Everything per field for one season (small): calendar and observed NDVI means."""
 
     season: int
     window: calendar.SeasonWindow
     sowing: pd.Series
     ends: pd.Series
     ndvi_obs: pd.DataFrame  # index: acquisition dates, columns: field ids
-    weather: xr.Dataset  # (time, field), daily
 
 
 def imagery_years(inputs: RegionInputs) -> list[int]:
@@ -66,6 +66,15 @@ def season_calendar(inputs: RegionInputs, season: int, as_of: dt.date | None = N
     return sowing, ends, calendar.season_window(sowing, ends, season, as_of)
 
 
+def imagery_chunk_px(scenes: list[Scene], n_variables: int) -> int:
+    """Spatial chunk (px) of a stack of ``n_variables`` over ``scenes`` (:mod:`pipelines.chunking`).
+
+    The time steps are the distinct acquisition days (same-day items are mosaicked into one).
+    """
+    days = {s.time.normalize() for s in scenes}
+    return chunking.spatial_chunk_px(max(len(days), 1), n_variables)
+
+
 def field_ndvi_observations(
     client: Client, inputs: RegionInputs, grid: Any, geoms: gpd.GeoSeries, start: dt.date, end: dt.date
 ) -> pd.DataFrame:
@@ -74,7 +83,9 @@ def field_ndvi_observations(
     field_ids = list(geoms.index)
     if not scenes:
         return pd.DataFrame(columns=field_ids, index=pd.DatetimeIndex([], name="date"), dtype="float64")
-    ds = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=start, end=end, grid=grid)
+    # B04, B08, SCL and NDVI per date in a task
+    chunks = imagery_chunk_px(scenes, n_variables=4)
+    ds = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=start, end=end, grid=grid, chunks=chunks)
     _record_imagery(inputs, scenes)
     ndvi = xr.apply_ufunc(vegetation.spectral.ndvi, ds["B08"], ds["B04"], dask="parallelized",
                           output_dtypes=["float32"])
@@ -101,9 +112,8 @@ def _weather(inputs: RegionInputs, years: list[int], valid_to: dt.date) -> xr.Da
     return ds
 
 
-def _spi_baseline(fw_all: xr.Dataset, years: list[int]) -> tuple[str, str] | None:
-    """Calibration period of SPI: the full years before the first imagery season."""
-    times = pd.DatetimeIndex(fw_all["time"].values)
+def _spi_baseline(times: pd.DatetimeIndex, years: list[int]) -> tuple[str, str] | None:
+    """Calibration period of SPI: the full years (of the daily ``times``) before the first imagery season."""
     start_year = times[0].year if times[0].dayofyear == 1 else times[0].year + 1
     end_year = min(years) - 1
     if end_year - start_year + 1 < fieldweather.MIN_SPI_YEARS:
@@ -157,14 +167,18 @@ def features_for(
     seasons: dict[int, SeasonFieldData],
     season: int,
     fields: gpd.GeoDataFrame,
-    fw_all: xr.Dataset,
+    weather_at: fieldweather.FieldWeather,
     spi3: xr.DataArray | None,
     terrain_means: pd.DataFrame,
     soil_means: pd.DataFrame,
     lo: pd.Series,
     hi: pd.Series,
 ) -> pd.DataFrame:
-    """Per-field feature table of ``season`` for windows ``[lo, hi]`` (sowing to cut-off)."""
+    """Per-field feature table of ``season`` for windows ``[lo, hi]`` (sowing to cut-off).
+
+    ``spi3`` is the monthly SPI-3 per field (:func:`pipelines.fieldweather.spi_monthly`); the daily
+    weather is interpolated for one batch of fields at a time.
+    """
     cur = seasons[season]
     origin = pd.Timestamp(cur.window.start)
     ndvi = fieldfeatures.ndvi_features(cur.ndvi_obs, origin, lo, hi)
@@ -179,9 +193,22 @@ def features_for(
         )
         history[year] = h["ndvi_mean"]
     crops = fields.set_index("field_id")["crop"]
-    weather = fieldfeatures.weather_features(fw_all, crops, lo, hi, spi3)
-    years_weather = sorted(set(pd.DatetimeIndex(fw_all["time"].values).year))
-    tmax_hist = fieldfeatures.tmax_history(fw_all, lo, hi, season, years_weather)
+    years_weather = sorted(set(weather_at.time.year))
+    weather_parts, tmax_parts = [], []
+    # days outside every field's window are masked by the season features, so only the span of the
+    # windows is interpolated (one day of margin keeps SPI's nearest-day lookup the same); the Tmax
+    # history needs every year, but only Tmax
+    first, last = lo.min() - pd.Timedelta(days=1), hi.max() + pd.Timedelta(days=1)
+    first, last = (None if pd.isna(first) else first), (None if pd.isna(last) else last)
+    for ids in fieldweather.field_batches(list(lo.index)):
+        fw = weather_at.at(ids, start=first, end=last)
+        spi3_daily = fieldweather.spi_daily_at(spi3, fw["time"], ids)
+        weather_parts.append(fieldfeatures.weather_features(fw, crops, lo.loc[ids], hi.loc[ids], spi3_daily))
+        tmax = weather_at.at(ids, variables=["tasmax"])
+        tmax_parts.append(fieldfeatures.tmax_history(tmax, lo, hi, season, years_weather, ids=ids))
+        del fw, spi3_daily, tmax
+    weather = pd.concat(weather_parts)
+    tmax_hist = pd.concat(tmax_parts, axis=1)
     vhi = fieldfeatures.vhi_from_history(
         ndvi["ndvi_mean"], pd.DataFrame(history).T if history else pd.DataFrame(columns=ndvi.index),
         weather["tmax_mean"], tmax_hist,
@@ -206,10 +233,10 @@ class FieldData:
     inputs: RegionInputs
     grid: Any
     seasons: dict[int, SeasonFieldData]
-    weather: xr.Dataset  # gridded daily weather (lazy), baseline years to the last valid date
-    fw_all: xr.Dataset  # daily weather at the fields (time, field), in memory
-    spi1: xr.DataArray | None
-    spi3: xr.DataArray | None
+    weather: xr.Dataset  # gridded daily weather (in memory, coarse), baseline years to the last valid date
+    field_weather: fieldweather.FieldWeather  # daily weather at any batch of fields, on demand
+    spi1: xr.DataArray | None  # monthly SPI-1 (time, field)
+    spi3: xr.DataArray | None  # monthly SPI-3 (time, field)
     terrain_means: pd.DataFrame
     soil_means: pd.DataFrame
 
@@ -219,7 +246,7 @@ class FieldData:
 
     def table(self, season: int, lo: pd.Series, hi: pd.Series) -> pd.DataFrame:
         """Feature table of ``season`` over each field's window ``[lo, hi]``."""
-        return features_for(self.seasons, season, self.fields, self.fw_all, self.spi3,
+        return features_for(self.seasons, season, self.fields, self.field_weather, self.spi3,
                             self.terrain_means, self.soil_means, lo, hi)
 
 
@@ -252,18 +279,19 @@ def collect(
     last_valid = max(w[2].valid_to for w in windows.values())
     weather = _weather(inputs, years, last_valid)
     lonlat = fields.to_crs(4326).geometry.representative_point()
-    fw_all = fieldweather.at_fields(weather, lonlat.x.values, lonlat.y.values, list(fields["field_id"])).compute()
+    field_weather = fieldweather.FieldWeather.from_grid(weather, lonlat.x.values, lonlat.y.values,
+                                                        list(fields["field_id"]))
     seasons: dict[int, SeasonFieldData] = {}
     for k, year in enumerate(years):
         s_sow, s_end, s_win = windows[year]
         obs = field_ndvi_observations(client, inputs, grid, geoms, s_win.start, s_win.valid_to)
-        seasons[year] = SeasonFieldData(year, s_win, s_sow, s_end, obs, fw_all)
+        seasons[year] = SeasonFieldData(year, s_win, s_sow, s_end, obs)
         if progress is not None:
             progress("field series", k + 1, len(years))
-    baseline = _spi_baseline(fw_all, years)
-    spi1 = fieldweather.spi_daily(fw_all, 1, baseline) if baseline else None
-    spi3 = fieldweather.spi_daily(fw_all, 3, baseline) if baseline else None
+    baseline = _spi_baseline(field_weather.time, years)
+    spi1 = fieldweather.spi_monthly(field_weather, 1, baseline) if baseline else None
+    spi3 = fieldweather.spi_monthly(field_weather, 3, baseline) if baseline else None
     return FieldData(
-        inputs, grid, seasons, weather, fw_all, spi1, spi3,
+        inputs, grid, seasons, field_weather.grid, field_weather, spi1, spi3,
         _terrain_field_means(client, inputs, grid, geoms), _soil_field_means(inputs, fields),
     )

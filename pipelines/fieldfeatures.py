@@ -116,9 +116,15 @@ def shift_years(dates: pd.Series, years: int) -> pd.Series:
 
 
 def tmax_history(
-    fw_all: xr.Dataset, lo: pd.Series, hi: pd.Series, season: int, years: list[int]
+    fw_all: xr.Dataset, lo: pd.Series, hi: pd.Series, season: int, years: list[int],
+    ids: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Mean daily Tmax (°C) per field over the same calendar window in each of ``years``."""
+    """Mean daily Tmax (°C) per field over the same calendar window in each of ``years``.
+
+    A year is used when every field's window lies within the weather series; ``ids`` (default: all of
+    ``lo``) are the fields of ``fw_all`` to compute, so a batch of fields gets the rows of the whole set.
+    """
+    ids = list(lo.index) if ids is None else list(ids)
     rows = {}
     tmax = fw_all["tasmax"]
     offset = 273.15 if tmax.attrs.get("units") == "K" else 0.0
@@ -129,13 +135,13 @@ def tmax_history(
         t = pd.DatetimeIndex(fw_all["time"].values)
         if b.max() > t[-1] or a.min() < t[0]:
             continue
-        mask = (t.values[:, None] >= a.values.astype("datetime64[ns]")[None]) & (
-            t.values[:, None] <= b.values.astype("datetime64[ns]")[None]
+        mask = (t.values[:, None] >= a.loc[ids].values.astype("datetime64[ns]")[None]) & (
+            t.values[:, None] <= b.loc[ids].values.astype("datetime64[ns]")[None]
         )
-        values = tmax.sel(field=list(lo.index)).values
+        values = tmax.sel(field=ids).values
         with np.errstate(invalid="ignore"):
             rows[year] = np.nanmean(np.where(mask, values, np.nan), axis=0) - offset
-    return pd.DataFrame(rows, index=lo.index).T
+    return pd.DataFrame(rows, index=pd.Index(ids, name=lo.index.name)).T
 
 
 def assemble(parts: Mapping[str, pd.DataFrame | pd.Series]) -> pd.DataFrame:

@@ -3,10 +3,17 @@
 The weather grid is coarse (ERA5-Land 0.1 deg, about 10 km): it stays on its
 own grid until it is needed at a field, where it is interpolated bilinearly at
 the field's centroid (nearest cell when the grid has a single row or column).
-The result is small: ``(time, field)``.
+A ``(time, field)`` series of 30+ years for every field of a large region is
+gigabytes, so it is never built for all fields at once: :class:`FieldWeather`
+keeps the small gridded weather in memory and interpolates it for one batch of
+:data:`FIELD_BATCH` fields and only the period a step needs; every per-field
+step is independent between fields, so batching does not change any value.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,6 +28,48 @@ MIN_SPI_YEARS = 20
 #: :func:`models.agroclimate.hot_days`.
 HEAT_DAY_TMAX = "30 degC"
 FROST_DAY_TMIN = "0 degC"
+#: fields whose daily weather is held at once: 36 years x 256 fields x 7 variables x 8 B = 188 MiB at most.
+FIELD_BATCH = 256
+
+
+def field_batches(ids: Sequence[str], batch: int | None = None) -> list[list[str]]:
+    """``ids`` in consecutive batches of at most ``batch`` (default :data:`FIELD_BATCH`) fields, order kept."""
+    size = batch or FIELD_BATCH
+    ids = list(ids)
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+@dataclass(frozen=True)
+class FieldWeather:
+    """Daily weather at the fields on demand: the gridded weather (in memory) and each field's lon/lat."""
+
+    grid: xr.Dataset  # (time, latitude, longitude), loaded
+    lon: pd.Series  # degrees east, index field_id
+    lat: pd.Series  # degrees north, index field_id
+
+    @classmethod
+    def from_grid(cls, weather: xr.Dataset, lon: Sequence[float], lat: Sequence[float],
+                  field_ids: Sequence[str]) -> FieldWeather:
+        index = pd.Index([str(f) for f in field_ids], name="field_id")
+        return cls(weather.load(), pd.Series(np.asarray(lon, dtype="float64"), index=index),
+                   pd.Series(np.asarray(lat, dtype="float64"), index=index))
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.lon.index)
+
+    @property
+    def time(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.grid["time"].values)
+
+    def at(self, ids: Sequence[str], *, variables: Sequence[str] | None = None,
+           start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> xr.Dataset:
+        """:func:`at_fields` for the fields ``ids``, optionally only ``variables`` and days ``start``..``end``."""
+        grid = self.grid if variables is None else self.grid[list(variables)]
+        if start is not None or end is not None:
+            grid = grid.sel(time=slice(start, end))
+        ids = [str(f) for f in ids]
+        return at_fields(grid, self.lon.loc[ids].to_numpy(), self.lat.loc[ids].to_numpy(), ids)
 
 
 def at_fields(weather: xr.Dataset, lon: np.ndarray, lat: np.ndarray, field_ids: list[str]) -> xr.Dataset:
@@ -83,6 +132,27 @@ def season_features(
     tmax_c = masked["tasmax"] - 273.15 if masked["tasmax"].attrs.get("units") == "K" else masked["tasmax"]
     out["tmax_mean"] = tmax_c.mean("time", skipna=True).values
     return out
+
+
+def spi_monthly(weather: FieldWeather, months: int, baseline: tuple[str, str]) -> xr.DataArray | None:
+    """Monthly SPI-``months`` ``(time, field)`` of every field, computed in field batches (None: baseline too short)."""
+    start, end = pd.Timestamp(baseline[0]), pd.Timestamp(baseline[1])
+    if (end - start).days < 365 * MIN_SPI_YEARS - 5:
+        return None
+    parts = [
+        agroclimate.spi(weather.at(ids, variables=["pr"])["pr"], months, baseline[0], baseline[1])
+        .reset_coords(drop=True).compute()
+        for ids in field_batches(weather.ids)
+    ]
+    return xr.concat(parts, dim="field")
+
+
+def spi_daily_at(monthly: xr.DataArray | None, time: pd.DatetimeIndex | xr.DataArray,
+                 ids: Sequence[str]) -> xr.DataArray | None:
+    """Daily SPI of the fields ``ids`` on ``time`` from :func:`spi_monthly` (the last complete month's value)."""
+    if monthly is None:
+        return None
+    return agroclimate.spi_to_daily(monthly.sel(field=[str(f) for f in ids]), time)
 
 
 def spi_daily(fw: xr.Dataset, months: int, baseline: tuple[str, str]) -> xr.DataArray | None:

@@ -10,7 +10,7 @@ crop because each model call takes one crop.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from models.risk.frost import frost_risk
 from models.risk.heat import heat_risk
 from models.risk.pest import PESTS, pest_risk
 from models.risk.waterlogging import waterlogging_risk
+from pipelines.fieldweather import field_batches
 
 HAZARDS = ("drought", "frost", "heat", "waterlogging", "pest", "disease")
 
@@ -51,73 +52,111 @@ def _field_da(series: pd.Series, ids: list[str], units: str | None = None) -> xr
     return da
 
 
+#: daily weather and SPI-1/SPI-3 ``(time, field)`` of a batch of fields: ``ids -> (weather, spi1, spi3)``.
+WeatherFor = Callable[[list[str]], tuple[xr.Dataset, xr.DataArray | None, xr.DataArray | None]]
+
+
 def field_risks(
-    fw: xr.Dataset,
+    fw: xr.Dataset | WeatherFor,
     drivers: FieldDrivers,
     *,
     window: tuple[dt.date, dt.date],
-    spi1: xr.DataArray | None,
-    spi3: xr.DataArray | None,
+    spi1: xr.DataArray | None = None,
+    spi3: xr.DataArray | None = None,
 ) -> pd.DataFrame:
     """One row per (field, hazard): ``target_id, hazard, risk, triggers, stage`` over ``window``.
 
     ``fw`` is the daily weather at the fields (``time, field``) from before the
-    earliest sowing to the end of the window; ``spi1``/``spi3`` daily SPI per field.
+    earliest sowing to the end of the window, with ``spi1``/``spi3`` daily SPI per
+    field; or a function giving the three for a batch of fields, so the fields
+    of a crop are evaluated :data:`pipelines.fieldweather.FIELD_BATCH` at a time
+    (fields are independent: the rows are the same, in the same order).
     """
+    weather_for: WeatherFor
+    if isinstance(fw, xr.Dataset):
+        weather = fw
+
+        def _select(ids: list[str]) -> tuple[xr.Dataset, xr.DataArray | None, xr.DataArray | None]:
+            return (weather.sel(field=ids), None if spi1 is None else spi1.sel(field=ids),
+                    None if spi3 is None else spi3.sel(field=ids))
+
+        weather_for = _select
+    else:
+        weather_for = fw
     start, end = (pd.Timestamp(d) for d in window)
     rows: list[dict[str, Any]] = []
     for crop in sorted(drivers.crop.unique()):
-        ids = [str(f) for f in drivers.crop.index[drivers.crop == crop]]
-        w = fw.sel(field=ids)
-        sowing = xr.DataArray(drivers.sowing.reindex(ids).values.astype("datetime64[ns]"), dims="field",
-                              coords={"field": ids})
-        stages = crop_stages(crop, sowing, w["tasmin"], w["tasmax"])
-        results: dict[str, xr.Dataset] = {
-            "frost": frost_risk(crop, w["tasmin"], stages, rel_elev=_field_da(drivers.rel_elev_m, ids, "m")),
-            "heat": heat_risk(crop, w["tasmax"], stages),
-            "waterlogging": waterlogging_risk(
-                w["pr"], stages, slope=_field_da(drivers.slope_deg, ids, "deg"),
-                rel_elev=_field_da(drivers.rel_elev_m, ids, "m"),
-            ),
-        }
-        vhi = _field_da(drivers.vhi, ids).broadcast_like(w["tasmin"])
-        results["drought"] = drought_risk(
-            crop, stages,
-            spi1=None if spi1 is None else spi1.sel(field=ids),
-            spi3=None if spi3 is None else spi3.sel(field=ids),
-            vhi=vhi, irrigated=_field_da(drivers.irrigated.astype(float), ids).astype(bool),
-        )
-        pest_parts = []
-        for name, pest in PESTS.items():
-            if crop not in pest.hosts:
-                continue
-            pressure = _field_da(drivers.pest_pressure.get(name, pd.Series(dtype=float)).fillna(0.0), ids,
-                                 "count/week")
-            pest_parts.append(pest_risk(pest, crop, w["tasmin"], w["tasmax"], stages,
-                                        drivers.biofix.get(name), pressure.fillna(0.0)))
-        if pest_parts:
-            results["pest"] = _worst(pest_parts)
-        results["disease"] = disease_risk(crop, w, stages)
-        names = stage_names(crop)
-        codes = stages["stage"].sel(time=slice(start, end)).compute()
-        for hazard, ds in results.items():
-            part = ds.sel(time=slice(start, end))
-            summary = aggregate(part, "max").compute()
-            # the stage and date of the worst day tell the advice what to do
-            peak = part["risk"].fillna(-1.0).argmax("time").compute()
-            for k, fid in enumerate(ids):
-                day = int(peak.isel(field=k))
-                code = int(codes.isel(field=k, time=day))
-                triggers: dict[str, Any] = {
-                    str(name): _scalar(summary[name].isel(field=k))
-                    for name in summary.data_vars if name != "risk"
-                }
-                triggers["peak_date"] = str(pd.Timestamp(part["time"].values[day]).date())
-                rows.append({
-                    "target_id": fid, "hazard": hazard, "risk": _scalar(summary["risk"].isel(field=k)),
-                    "stage": names.get(code, "off_season"), "triggers": triggers, "crop": crop,
-                })
+        crop_ids = [str(f) for f in drivers.crop.index[drivers.crop == crop]]
+        by_hazard: dict[str, list[dict[str, Any]]] = {}
+        for ids in field_batches(crop_ids):
+            w, s1, s3 = weather_for(ids)
+            for hazard, part in _crop_rows(crop, ids, w, s1, s3, drivers, start, end).items():
+                by_hazard.setdefault(hazard, []).extend(part)
+        for part in by_hazard.values():
+            rows.extend(part)
     return pd.DataFrame(rows)
+
+
+def _crop_rows(
+    crop: str,
+    ids: list[str],
+    w: xr.Dataset,
+    spi1: xr.DataArray | None,
+    spi3: xr.DataArray | None,
+    drivers: FieldDrivers,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> dict[str, list[dict[str, Any]]]:
+    """Rows per hazard for the fields ``ids`` of one crop (weather ``w`` and SPI of those fields)."""
+    sowing = xr.DataArray(drivers.sowing.reindex(ids).values.astype("datetime64[ns]"), dims="field",
+                          coords={"field": ids})
+    stages = crop_stages(crop, sowing, w["tasmin"], w["tasmax"])
+    results: dict[str, xr.Dataset] = {
+        "frost": frost_risk(crop, w["tasmin"], stages, rel_elev=_field_da(drivers.rel_elev_m, ids, "m")),
+        "heat": heat_risk(crop, w["tasmax"], stages),
+        "waterlogging": waterlogging_risk(
+            w["pr"], stages, slope=_field_da(drivers.slope_deg, ids, "deg"),
+            rel_elev=_field_da(drivers.rel_elev_m, ids, "m"),
+        ),
+    }
+    vhi = _field_da(drivers.vhi, ids).broadcast_like(w["tasmin"])
+    results["drought"] = drought_risk(
+        crop, stages, spi1=spi1, spi3=spi3,
+        vhi=vhi, irrigated=_field_da(drivers.irrigated.astype(float), ids).astype(bool),
+    )
+    pest_parts = []
+    for name, pest in PESTS.items():
+        if crop not in pest.hosts:
+            continue
+        pressure = _field_da(drivers.pest_pressure.get(name, pd.Series(dtype=float)).fillna(0.0), ids,
+                             "count/week")
+        pest_parts.append(pest_risk(pest, crop, w["tasmin"], w["tasmax"], stages,
+                                    drivers.biofix.get(name), pressure.fillna(0.0)))
+    if pest_parts:
+        results["pest"] = _worst(pest_parts)
+    results["disease"] = disease_risk(crop, w, stages)
+    names = stage_names(crop)
+    codes = stages["stage"].sel(time=slice(start, end)).compute()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for hazard, ds in results.items():
+        part = ds.sel(time=slice(start, end))
+        summary = aggregate(part, "max").compute()
+        # the stage and date of the worst day tell the advice what to do
+        peak = part["risk"].fillna(-1.0).argmax("time").compute()
+        rows = out.setdefault(hazard, [])
+        for k, fid in enumerate(ids):
+            day = int(peak.isel(field=k))
+            code = int(codes.isel(field=k, time=day))
+            triggers: dict[str, Any] = {
+                str(name): _scalar(summary[name].isel(field=k))
+                for name in summary.data_vars if name != "risk"
+            }
+            triggers["peak_date"] = str(pd.Timestamp(part["time"].values[day]).date())
+            rows.append({
+                "target_id": fid, "hazard": hazard, "risk": _scalar(summary["risk"].isel(field=k)),
+                "stage": names.get(code, "off_season"), "triggers": triggers, "crop": crop,
+            })
+    return out
 
 
 def _worst(parts: list[xr.Dataset]) -> xr.Dataset:

@@ -43,8 +43,8 @@ class GeomPack:
     def labels(self, row0: int, col0: int, height: int, width: int) -> np.ndarray:
         """Field index + 1 of each pixel of the block (0 outside every field)."""
         t = self.transform @ Affine.translation(col0, row0)
-        x0, y0 = t * (0, 0)
-        x1, y1 = t * (width, height)
+        x0, y0 = t @ (0, 0)
+        x1, y1 = t @ (width, height)
         lo_x, hi_x, lo_y, hi_y = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
         b = self.bounds
         near = np.flatnonzero((b[:, 2] >= lo_x) & (b[:, 0] <= hi_x) & (b[:, 3] >= lo_y) & (b[:, 1] <= hi_y))

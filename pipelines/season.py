@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
 import dask.array as da
 import geopandas as gpd
 import numpy as np
@@ -39,6 +40,7 @@ from pipelines import (
     condition,
     fielddata,
     fieldfeatures,
+    fieldweather,
     hazards,
     outputs,
     pests,
@@ -48,7 +50,7 @@ from pipelines import (
     vegetation,
     zonal,
 )
-from pipelines.cluster import ClusterSpec, dask_client, worker_peak_memory
+from pipelines.cluster import ClusterSpec, client_peak_memory, dask_client, worker_peak_memory
 from pipelines.inputs import RegionInputs, open_region
 from pipelines.rundir import staged_run_dir
 
@@ -113,6 +115,7 @@ class RunResult:
     model_source: str
     cluster: str
     notes: list[str] = field(default_factory=list)
+    client_peak_memory: int = 0  # bytes, the client process (and a local cluster's scheduler)
 
 
 Progress = Callable[[str, int, int], None]
@@ -144,6 +147,8 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
     grid = fielddata.region_grid(inputs, window.start, valid_to)
     fields_grid = fields.to_crs(grid.crs.to_wkt()).set_index("field_id")
     progress("inputs", 1, 1)
+    stages = _StageClock(started)
+    stages.mark("inputs")
 
     with staged_run_dir(Path(options.out), options.run_id) as run_dir, dask_client(spec) as client:
         # ---- pass 1: per-field data -------------------------------------------------------
@@ -157,6 +162,7 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         leads = fieldfeatures.lead_for(sowing, ends, as_of_ts)
         table = season_feature_table(fd, options.season, leads, as_of_ts)
 
+        stages.mark("field_data")
         # ---- yield model --------------------------------------------------------------------
         model, model_source, card = training.obtain_model(
             fd, options.model_dir, before_season=options.season, progress=progress
@@ -169,6 +175,7 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         risk_table = field_risk_table(fd, options.season, table, (alert_start, valid_to))
         progress("models", 2, 2)
 
+        stages.mark("models")
         # ---- pass 2: rasters -----------------------------------------------------------------
         layers = pixel_layers(fd, fields_grid, window, cur, years, table, risk_table, model, leads, options.season)
         written = blockwrite.write_layers(
@@ -176,6 +183,7 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
             on_block=lambda d, t: progress("rasters", d, t),
         )
 
+        stages.mark("rasters")
         # ---- per-field statistics, tables, alerts --------------------------------------------
         stats = zonal.field_statistics(written, fields, coverage_layer="ndvi_peak")
         field_table = _field_table(fields, stats, field_yield, risk_table)
@@ -192,7 +200,9 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
             properties={"nongshu:season": options.season, "nongshu:run_id": options.run_id,
                         "nongshu:as_of": None if options.as_of is None else str(options.as_of)},
         )
+        stages.mark("tables_alerts_catalog")
         peak = worker_peak_memory(client)
+        client_peak = client_peak_memory()
         wall = time.perf_counter() - started
         run_json = {
             "run_id": options.run_id,
@@ -211,7 +221,12 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
             },
             "versions": outputs.package_versions(),
             "wall_time_s": round(wall, 2),
-            "peak_memory_bytes": {"workers": peak, "max_worker": max(peak.values(), default=None)},
+            "stage_seconds": stages.seconds,
+            "peak_memory_bytes": {
+                "workers": peak, "max_worker": max(peak.values(), default=None), "client": client_peak,
+                # each process's own high-water mark, added: an upper bound of the run's simultaneous peak
+                "total": client_peak + sum(peak.values()),
+            },
             "notes": notes,
         }
         outputs.write_json(run_dir / "run.json", run_json)
@@ -224,8 +239,21 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         run_dir=final, run_id=options.run_id, n_fields=len(fields), valid_from=window.start, valid_to=valid_to,
         alerts_by_level=alert_levels.level_counts(alerts), alerts_by_hazard=by_hazard,
         outputs=[final / f for f in files], wall_time_s=time.perf_counter() - started, peak_memory=peak,
-        model_source=model_source, cluster=spec.description, notes=notes,
+        model_source=model_source, cluster=spec.description, notes=notes, client_peak_memory=client_peak,
     )
+
+
+class _StageClock:
+    """Wall seconds of each consecutive stage of a run (for run.json)."""
+
+    def __init__(self, started: float) -> None:
+        self._last = started
+        self.seconds: dict[str, float] = {}
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 2)
+        self._last = now
 
 
 def _pest_drivers(
@@ -289,13 +317,14 @@ def field_risk_table(
         pest_pressure=pest_pressure,
         biofix=biofix,
     )
-    period = slice(pd.Timestamp(cur.sowing.min()) - pd.Timedelta(days=1), pd.Timestamp(valid_to))
-    fw_season = fd.fw_all.sel(time=period)
-    return hazards.field_risks(
-        fw_season, drivers, window=alert_window,
-        spi1=None if fd.spi1 is None else fd.spi1.sel(time=fw_season["time"]),
-        spi3=None if fd.spi3 is None else fd.spi3.sel(time=fw_season["time"]),
-    )
+    first, last = pd.Timestamp(cur.sowing.min()) - pd.Timedelta(days=1), pd.Timestamp(valid_to)
+
+    def weather_for(ids: list[str]) -> tuple[xr.Dataset, xr.DataArray | None, xr.DataArray | None]:
+        fw = fd.field_weather.at(ids, start=first, end=last)
+        return (fw, fieldweather.spi_daily_at(fd.spi1, fw["time"], ids),
+                fieldweather.spi_daily_at(fd.spi3, fw["time"], ids))
+
+    return hazards.field_risks(weather_for, drivers, window=alert_window)
 
 
 def season_feature_table(
@@ -332,7 +361,11 @@ def pixel_layers(
 ) -> dict[str, da.Array]:
     """Lazy 2-D dask arrays of every output layer, all with the same chunks."""
     inputs, grid = fd.inputs, fd.grid
-    ds = read_sentinel2(inputs.items_path, bands=BANDS, start=window.start, end=window.valid_to, grid=grid)
+    # the season's bands, SCL and indices of every date in a task: chunk side from the number of dates
+    scenes = select_scenes(load_items(inputs.items_path), window.start, window.valid_to)
+    px = fielddata.imagery_chunk_px(scenes, n_variables=len(BANDS) + 3)
+    ds = read_sentinel2(inputs.items_path, bands=BANDS, start=window.start, end=window.valid_to, grid=grid,
+                        chunks=px)
     ndvi = vegetation.indices(ds)["ndvi"]
     smooth = vegetation.smoothed(ndvi, window)
     metrics = vegetation.season_metrics(smooth)
@@ -346,7 +379,8 @@ def pixel_layers(
         w = window.shifted(year)
         if not select_scenes(load_items(inputs.items_path), w.start, w.valid_to):
             continue
-        past = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=w.start, end=w.valid_to, grid=grid)
+        past = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=w.start, end=w.valid_to, grid=grid,
+                              chunks=px)
         past_ndvi = xr.apply_ufunc(spectral.ndvi, past["B08"], past["B04"], dask="parallelized",
                                    output_dtypes=["float32"])
         history.append(vegetation.season_metrics(vegetation.smoothed(past_ndvi, w))["ndvi_mean"].data.rechunk(chunks))
@@ -370,9 +404,10 @@ def pixel_layers(
         dtype="float32",
         chunks=((rasterize.N_OUTPUTS,), *chunks),
         meta=np.array((), dtype="float32"),
-        geoms=geoms,
-        per_field=per_field,
-        model=model,
+        # region-sized objects go into the graph once (one key each), not into every block's task
+        geoms=dask.delayed(geoms, traverse=False),
+        per_field=dask.delayed(per_field, traverse=False),
+        model=dask.delayed(model, traverse=False),
         days=vegetation.day_numbers(smooth["date"].values, np.datetime64(window.start)),
         static_names=("vhi", *STATIC_NAMES),
     )

@@ -17,6 +17,16 @@ STEP_DAYS = 5
 #: time-series data set based on the Savitzky-Golay filter", Remote Sens. Environ. 91.
 SG_WINDOW = 7
 SG_ORDER = 2
+#: pixels processed at once by the per-pixel steps: their temporaries are ``(time, batch)`` float64/int64
+#: arrays, so a batch bounds a task's extra memory (64 Ki pixels x 73 steps x ~64 B = ~300 MiB) whatever
+#: the block size.
+PIXEL_BATCH = 65536
+
+
+def pixel_batches(n_pixels: int, batch: int | None = None) -> list[slice]:
+    """Consecutive slices of at most ``batch`` (default :data:`PIXEL_BATCH`) pixels covering ``range(n_pixels)``."""
+    size = batch or PIXEL_BATCH
+    return [slice(i, min(i + size, n_pixels)) for i in range(0, n_pixels, size)]
 
 
 def regular_axis(start: np.datetime64, end: np.datetime64, step_days: int = STEP_DAYS) -> NDArray:
@@ -84,8 +94,17 @@ def smooth(series: NDArray, window: int = SG_WINDOW, order: int = SG_ORDER) -> N
 
 
 def smoothed_ndvi(values: NDArray, obs_days: NDArray, target_days: NDArray) -> NDArray:
-    """Gap-filled, Savitzky-Golay-smoothed NDVI on ``target_days``, clipped to [-1, 1]."""
-    return np.clip(smooth(interpolate_gaps(values, obs_days, target_days)), -1, 1)
+    """Gap-filled, Savitzky-Golay-smoothed NDVI on ``target_days``, clipped to [-1, 1].
+
+    Pixels are independent, so they are processed in :data:`PIXEL_BATCH` batches
+    (same result, bounded temporaries).
+    """
+    values = np.asarray(values, dtype="float32")
+    flat = values.reshape(values.shape[0], -1)
+    out = np.empty((len(target_days), flat.shape[1]), dtype="float32")
+    for part in pixel_batches(flat.shape[1]):
+        out[:, part] = np.clip(smooth(interpolate_gaps(flat[:, part], obs_days, target_days)), -1, 1)
+    return out.reshape((len(target_days), *values.shape[1:]))
 
 
 def season_peak(series: NDArray) -> NDArray:
@@ -118,7 +137,21 @@ def windowed_metrics(series: NDArray, days: NDArray, lo: NDArray, hi: NDArray) -
     ``series`` is ``(time, ...)`` on ``days``; ``lo``/``hi`` broadcast against
     the other axes (e.g. each field's sowing day and cut-off day). Returns a
     ``(3, ...)`` float32 array; NaN where the window holds no valid value.
+    Pixels are processed in :data:`PIXEL_BATCH` batches.
     """
+    series = np.asarray(series)
+    pixels = series.shape[1:]
+    flat = series.reshape(series.shape[0], -1)
+    lo_flat = np.broadcast_to(np.asarray(lo, dtype="float64"), pixels).reshape(-1)
+    hi_flat = np.broadcast_to(np.asarray(hi, dtype="float64"), pixels).reshape(-1)
+    out = np.empty((3, flat.shape[1]), dtype="float32")
+    for part in pixel_batches(flat.shape[1]):
+        out[:, part] = _windowed_metrics(flat[:, part], days, lo_flat[part], hi_flat[part])
+    return out.reshape((3, *pixels))
+
+
+def _windowed_metrics(series: NDArray, days: NDArray, lo: NDArray, hi: NDArray) -> NDArray:
+    """:func:`windowed_metrics` of a ``(time, pixels)`` batch."""
     series = np.asarray(series, dtype="float64")
     days = np.asarray(days, dtype="float64").reshape((-1,) + (1,) * (series.ndim - 1))
     inside = (days >= np.asarray(lo, dtype="float64")) & (days <= np.asarray(hi, dtype="float64"))

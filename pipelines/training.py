@@ -28,6 +28,9 @@ FEATURES: tuple[str, ...] = (
     *fieldfeatures.NDVI_FEATURES, "vhi", *fieldfeatures.WEATHER_FEATURES,
     "awc", "clay", "sand", "soc", "phh2o", "slope", "rel_elev", "irrigated",
 )
+#: the season-wide ones among them: weather and climate indices from the 0.1° reanalysis, nearly one
+#: value per season in a county (see :mod:`models.yield_model` on why they are treated apart).
+SEASON_FEATURES: tuple[str, ...] = fieldfeatures.WEATHER_FEATURES
 MODEL_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 PLOT_FILE = "predicted_vs_observed.png"
@@ -78,14 +81,14 @@ def fit(tables: dict[str, pd.DataFrame], *, evaluate: bool = True) -> tuple[Any,
             source="yield/yield_history.csv", field="season", got=sorted(seasons),
         )
     try:
-        model = yield_model.fit_yield_model(tables, list(FEATURES))
+        model = yield_model.fit_yield_model(tables, list(FEATURES), season_features=SEASON_FEATURES)
     except ModelError as err:
         raise PipelineError(f"the yield model could not be trained: {err}", source="yield/yield_history.csv") from err
     predictions = None
     metrics = None
     if evaluate:
         try:
-            predictions = yield_model.evaluate(tables, list(FEATURES))
+            predictions = yield_model.evaluate(tables, list(FEATURES), season_features=SEASON_FEATURES)
             metrics = yield_model.metrics_table(predictions)
         except ModelInputError:
             predictions = None

@@ -1,7 +1,10 @@
 """Lazy vegetation features of one season from the Sentinel-2 Dataset (:func:`geodata.readers.imagery.read_sentinel2`).
 
-Everything stays a dask graph chunked in space (~1024 px) with the whole time
-axis in each chunk, so each block is computed independently on a worker.
+Everything stays a dask graph chunked in space with the whole time axis in
+each chunk, so each block is computed independently on a worker; the reader's
+spatial chunk is chosen from the number of dates
+(:func:`pipelines.chunking.spatial_chunk_px`) so such a block fits a task's
+memory budget.
 """
 
 from __future__ import annotations

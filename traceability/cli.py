@@ -161,7 +161,7 @@ def verify_command(
     """Verify hashes, signatures, hash chains and Merkle log inclusion; exit 1 when broken."""
     with _open(ctx, database_url) as store:
         g, lot = store.find_lot(lot, gtin)
-        report = store.verify_lot(g, lot)
+        report = store.verify_lot(g, lot, recompute_hashes=True)
     click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     if not report.ok:
         where = report.first_broken

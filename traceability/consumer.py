@@ -14,9 +14,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, or_, select
 
-from traceability.db import Location, Organisation, Product
+from traceability.db import Certificate, Location
+from traceability.lot_chain import read_chain
 
 if TYPE_CHECKING:
     from traceability.store import TraceStore
@@ -35,13 +36,73 @@ STEP_LABELS = {
 SEASON_KEYS = ("season", "yield_class", "yield_pred_t_ha", "alert_level", "alerts", "run_id")
 
 
-def _public_location(s: Any, uri: str | None) -> dict[str, Any] | None:
+_PLACES = select(
+    Location.uri,
+    Location.name,
+    Location.kind,
+    Location.field_id,
+    Location.township,
+    Location.cooperative_name,
+).where(
+    or_(
+        Location.uri.in_(bindparam("uris", expanding=True)),
+        Location.field_id.in_(bindparam("fields", expanding=True)),
+    )
+)
+_CERTIFICATE = (
+    select(Certificate.__table__)
+    .where(Certificate.lot_id == bindparam("lot_id"))
+    .order_by(Certificate.id.desc())
+    .limit(1)
+)
+CERTIFICATE_KEYS = (
+    "number",
+    "product_name",
+    "quantity_kg",
+    "origin",
+    "issued_on",
+    "committing_entity",
+    "contact",
+    "basis",
+    "status",
+    "supersedes",
+)
+
+
+def _places(
+    conn: Connection, uris: set[str], field_ids: list[str]
+) -> tuple[dict[str, Row[Any]], dict[str, Row[Any]]]:
+    """Locations by URI and by field id, in one indexed query."""
+    if not uris and not field_ids:
+        return {}, {}
+    rows = conn.execute(_PLACES, {"uris": sorted(uris), "fields": field_ids}).all()
+    by_field: dict[str, Row[Any]] = {}
+    for loc in rows:
+        if loc.field_id and loc.field_id not in by_field:
+            by_field[loc.field_id] = loc
+    return {loc.uri: loc for loc in rows}, by_field
+
+
+def _public_location(places: Mapping[str, Row[Any]], uri: str | None) -> dict[str, Any] | None:
     if not uri:
         return None
-    loc = s.scalar(select(Location).where(Location.uri == uri))
+    loc = places.get(uri)
     if loc is None:
         return {"name": None, "kind": None}
     return {"name": loc.name, "kind": loc.kind}
+
+
+def _document(text: str) -> dict[str, Any]:
+    """A stored event document; ``{}`` when it no longer parses (the chain check reports that)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _where(doc: Mapping[str, Any]) -> str | None:
+    return (doc.get("bizLocation") or doc.get("readPoint") or {}).get("id")
 
 
 def build_consumer_view(
@@ -50,88 +111,81 @@ def build_consumer_view(
     lot: str,
     season_summary_provider: SeasonSummaryProvider | None = None,
 ) -> dict[str, Any]:
-    verify = store.verify_lot(gtin, lot)
-    detail = store.lot(gtin, lot)
-    with store._read() as s:
-        row = store._lot(s, gtin, lot)
-        product = s.get(Product, gtin)
-        assert product is not None
-        fields, ancestors = store._backward(s, row)
-        origins = []
-        for field_id in fields:
-            loc = s.scalar(select(Location).where(Location.field_id == field_id))
-            origins.append(
+    """The public view of one lot from a single read of its chain (no scan of the store)."""
+    with store._read_engine.connect() as conn:
+        chain = read_chain(conn, gtin, lot)
+        verify = store._report(conn, chain)
+        row = chain.lot
+        cert = conn.execute(_CERTIFICATE, {"lot_id": row.id}).first()
+        fields = chain.fields
+        links = [link for target in chain.lots for link in chain.links[target.id]]
+        docs = {link.event_id: _document(link.document) for link in links}
+        places, by_field = _places(conn, {u for d in docs.values() if (u := _where(d))}, fields)
+    certificate = None if cert is None else {k: getattr(cert, k) for k in CERTIFICATE_KEYS}
+    origins = [
+        {
+            "field_id": field_id,
+            "township": by_field[field_id].township if field_id in by_field else None,
+            "cooperative": by_field[field_id].cooperative_name if field_id in by_field else None,
+        }
+        for field_id in fields
+    ]
+    timeline: list[dict[str, Any]] = []
+    inspections: list[dict[str, Any]] = []
+    harvest_dates: list[str] = []
+    variety = row.product_variety
+    seen: set[str] = set()
+    erroneous = {ev.corrects_event_id for ev in links if ev.corrects_event_id}
+    for ev in links:
+        if ev.event_id in seen:
+            continue
+        seen.add(ev.event_id)
+        doc = docs[ev.event_id]
+        step = ev.biz_step or ""
+        if ev.corrects_event_id:
+            label = ("correction", "更正")
+        elif ev.event_type == "TransformationEvent":
+            label = ("processing", "加工")
+        elif ev.event_type == "AggregationEvent":
+            label = STEP_LABELS["packing"]
+        else:
+            label = STEP_LABELS.get(step, (step, step))
+        timeline.append(
+            {
+                "date": ev.event_time,
+                "step": label[0],
+                "step_zh": label[1],
+                "organisation": ev.org_public_name,
+                "role": ev.org_role,
+                "location": _public_location(places, _where(doc)),
+                "declared_erroneous": ev.event_id in erroneous,
+            }
+        )
+        if ev.corrects_event_id or ev.event_id in erroneous:
+            continue
+        if step == "commissioning" and ev.event_type == "ObjectEvent":
+            harvest_dates.append(ev.event_time[:10])
+            variety = (doc.get("ilmd") or {}).get("nongshu:variety") or variety
+        if step == "inspecting":
+            results = [
                 {
-                    "field_id": field_id,
-                    "township": loc.township if loc else None,
-                    "cooperative": loc.cooperative_name if loc else None,
+                    "substance": r.get("chemicalSubstance"),
+                    "value": r.get("value"),
+                    "uom": r.get("uom"),
+                }
+                for el in doc.get("sensorElementList") or []
+                for r in el.get("sensorReport") or []
+            ]
+            inspections.append(
+                {
+                    "date": ev.event_time,
+                    "inspector": ev.org_public_name,
+                    "result": (doc.get("disposition") or "").rsplit("-", 1)[-1],
+                    "measurements": results,
                 }
             )
-        timeline: list[dict[str, Any]] = []
-        inspections: list[dict[str, Any]] = []
-        harvest_dates: list[str] = []
-        variety = product.variety
-        seen: set[str] = set()
-        erroneous = {
-            ev.corrects_event_id
-            for target in [row, *ancestors]
-            for _l, ev, _o in store._lot_events(s, target)
-            if ev.corrects_event_id
-        }
-        for target in [row, *ancestors]:
-            for _link, ev, org in store._lot_events(s, target):
-                if ev.event_id in seen:
-                    continue
-                seen.add(ev.event_id)
-                doc = json.loads(ev.document)
-                step = ev.biz_step or ""
-                if ev.corrects_event_id:
-                    label = ("correction", "更正")
-                elif ev.event_type == "TransformationEvent":
-                    label = ("processing", "加工")
-                elif ev.event_type == "AggregationEvent":
-                    label = STEP_LABELS["packing"]
-                else:
-                    label = STEP_LABELS.get(step, (step, step))
-                entry = {
-                    "date": ev.event_time,
-                    "step": label[0],
-                    "step_zh": label[1],
-                    "organisation": org.public_name,
-                    "role": org.role,
-                    "location": _public_location(
-                        s, (doc.get("bizLocation") or doc.get("readPoint") or {}).get("id")
-                    ),
-                    "declared_erroneous": ev.event_id in erroneous,
-                }
-                timeline.append(entry)
-                if ev.corrects_event_id or ev.event_id in erroneous:
-                    continue
-                if step == "commissioning" and ev.event_type == "ObjectEvent":
-                    harvest_dates.append(ev.event_time[:10])
-                    variety = (doc.get("ilmd") or {}).get("nongshu:variety") or variety
-                if step == "inspecting":
-                    results = [
-                        {
-                            "substance": r.get("chemicalSubstance"),
-                            "value": r.get("value"),
-                            "uom": r.get("uom"),
-                        }
-                        for el in doc.get("sensorElementList") or []
-                        for r in el.get("sensorReport") or []
-                    ]
-                    inspections.append(
-                        {
-                            "date": ev.event_time,
-                            "inspector": org.public_name,
-                            "result": (doc.get("disposition") or "").rsplit("-", 1)[-1],
-                            "measurements": results,
-                        }
-                    )
-        timeline.sort(key=lambda e: e["date"])
-        inspections.sort(key=lambda e: e["date"])
-        custodian = s.get(Organisation, row.custodian_id)
-        assert custodian is not None
+    timeline.sort(key=lambda e: e["date"])
+    inspections.sort(key=lambda e: e["date"])
     season_summary = None
     if season_summary_provider is not None and fields and harvest_dates:
         season = int(min(harvest_dates)[:4])
@@ -144,21 +198,21 @@ def build_consumer_view(
                 )
         season_summary = summaries or None
     status = "recalled" if row.recalled else ("intact" if verify.ok else "broken")
-    phi_checks = [c for c in detail["phi_checks"] if c.get("violated")]
+    phi_checks = [c for c in json.loads(row.phi_json) if c.get("violated")]
     return {
         "gtin": gtin,
         "lot": lot,
-        "product": product.name,
-        "crop": product.crop,
+        "product": row.product_name,
+        "crop": row.product_crop,
         "variety": variety,
         "quantity_kg": row.quantity_kg,
         "origin": origins,
         "harvest_date": min(harvest_dates) if harvest_dates else None,
-        "certificate": detail["certificate"],
+        "certificate": certificate,
         "inspections": inspections,
         "inspection_status": row.inspection,
         "custody": timeline,
-        "current_holder": {"name": custodian.public_name, "role": custodian.role},
+        "current_holder": {"name": row.custodian_name, "role": row.custodian_role},
         "pre_harvest_interval": {"flag": row.phi_flag, "violations": phi_checks},
         "season_summary": season_summary,
         "chain_status": status,

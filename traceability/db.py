@@ -8,6 +8,7 @@ PostgreSQL.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -110,6 +111,10 @@ class Event(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(300), unique=True)
     event_hash: Mapped[str] = mapped_column(String(100))
+    #: SHA-256 (hex) of ``document`` as stored, computed once at write time and covered by the
+    #: recorder's signature (message version 2), so reads check content without re-canonicalising.
+    #: Filled for older events by migration 0003 (their version 1 signature does not cover it).
+    document_digest: Mapped[str | None] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(40))
     biz_step: Mapped[str | None] = mapped_column(String(200))
     event_time: Mapped[str] = mapped_column(String(32))
@@ -140,6 +145,20 @@ class LogLeaf(Base):
     index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"), unique=True)
     leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogNode(Base):
+    """A perfect subtree of the Merkle log (leaves included), written once when it completes.
+
+    ``key`` is :func:`traceability.merkle.node_key` ``(level, index)``; audit paths are
+    read from here with one primary-key lookup per node (O(log n) rows).
+    """
+
+    __tablename__ = "log_nodes"
+    key: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Checkpoint(Base):

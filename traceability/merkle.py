@@ -133,3 +133,77 @@ class MerkleTree:
                 path.append(level[sibling])
             index //= 2
         return path
+
+
+# ------------------------------------------------------------------ stored nodes
+# The store keeps every perfect subtree of the log (level L, index i covers
+# leaves [i*2^L, (i+1)*2^L)), written once when the subtree completes. An audit
+# path of any tree size is then O(log n) of those nodes (RFC 6962 §2.1.1 PATH,
+# with every non-perfect right part folded from its perfect pieces).
+
+#: Bits of :func:`node_key` given to the index within a level (2^40 leaves ≈ 10^12 events).
+_INDEX_BITS = 40
+
+
+def node_key(level: int, index: int) -> int:
+    """One integer key for the perfect subtree ``(level, index)``: ``level * 2^40 + index``."""
+    return (level << _INDEX_BITS) | index
+
+
+def append_with_nodes(
+    frontier: list[tuple[int, bytes]], leaf: bytes
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """:func:`frontier_append` that also returns ``[(node_key, hash), ...]`` of every perfect
+    subtree the new leaf completes (the leaf itself first, then each merge up the right edge)."""
+    end = sum(size for size, _ in frontier) + 1
+    out = [*frontier, (1, leaf)]
+    nodes = [(node_key(0, end - 1), leaf)]
+    while len(out) >= 2 and out[-1][0] == out[-2][0]:
+        (size, right), (_, left) = out.pop(), out.pop()
+        merged = (size * 2, node_hash(left, right))
+        out.append(merged)
+        level = merged[0].bit_length() - 1
+        nodes.append((node_key(level, end // merged[0] - 1), merged[1]))
+    return out, nodes
+
+
+def perfect_parts(start: int, size: int) -> list[tuple[int, int]]:
+    """``[(level, index), ...]`` of the aligned perfect subtrees that make up leaves ``[start, start+size)``, left to right."""
+    parts = []
+    while size:
+        level = size.bit_length() - 1
+        width = 1 << level
+        # Aligned ranges from the RFC 6962 split always decompose largest first.
+        parts.append((level, start >> level))
+        start += width
+        size -= width
+    return parts
+
+
+def audit_path_plan(index: int, tree_size: int) -> list[list[tuple[int, int]]]:
+    """For each audit-path element (bottom to top), the perfect subtrees whose tree hash it is.
+
+    Follows RFC 6962 PATH(m, D[n]) on the range ``[start, start+n)``.
+    """
+    if not 0 <= index < tree_size:
+        raise IndexError(f"leaf {index} outside a tree of {tree_size} leaves")
+    path: list[list[tuple[int, int]]] = []
+    start, n, m = 0, tree_size, index
+    while n > 1:
+        k = _split(n)
+        if m < k:
+            path.append(perfect_parts(start + k, n - k))
+            n = k
+        else:
+            path.append(perfect_parts(start, k))
+            start, n, m = start + k, n - k, m - k
+    path.reverse()
+    return path
+
+
+def fold_parts(hashes: Sequence[bytes]) -> bytes:
+    """Tree hash of a range from its perfect parts (left to right), as :func:`frontier_root`."""
+    root = hashes[-1]
+    for subtree in reversed(hashes[:-1]):
+        root = node_hash(subtree, root)
+    return root

@@ -8,7 +8,6 @@ organisations receiving the same shipped lot at once, exactly one succeeds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from traceability import merkle, signing
+from traceability import lot_chain, merkle, signing
 from traceability.db import (
     ApiKey,
     Certificate,
@@ -28,6 +27,7 @@ from traceability.db import (
     EventLot,
     Location,
     LogLeaf,
+    LogNode,
     Lot,
     LotLink,
     Meta,
@@ -55,6 +55,7 @@ from traceability.gs1 import (
     parse_party_uri,
     validate_lot,
 )
+from traceability.lot_chain import BrokenEvent
 from traceability.phi import check_pre_harvest_intervals
 
 ROLES = (
@@ -109,13 +110,6 @@ class RecordedEvent:
     event_hash: str
     log_index: int
     created: bool
-
-
-@dataclass(frozen=True)
-class BrokenEvent:
-    event_id: str
-    position: int
-    reason: str
 
 
 @dataclass
@@ -525,7 +519,9 @@ class TraceStore:
             )
         effects = self._apply(s, org, event, event_time, recall_authorised=recall_authorised)
         recorded_at = iso(_now())
-        log_index = s.scalar(select(func.count()).select_from(LogLeaf)) or 0
+        last_index = s.scalar(select(func.max(LogLeaf.index)))
+        log_index = 0 if last_index is None else last_index + 1
+        document = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         row = Event(
             event_id=event_id,
             event_hash=digest,
@@ -534,7 +530,8 @@ class TraceStore:
             event_time=iso(event_time),
             recorded_at=recorded_at,
             organisation_id=org.id,
-            document=json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+            document=document,
+            document_digest=lot_chain.document_digest(document),
             signature="",
             log_index=log_index,
             corrects_event_id=effects.get("corrects"),
@@ -554,30 +551,26 @@ class TraceStore:
 
     @staticmethod
     def _signed_message(row: Event, gln: str) -> bytes:
-        return "\n".join(
-            [
-                "nongshu-trace-event/1",
-                row.event_id,
-                row.event_hash,
-                gln,
-                row.event_type,
-                row.biz_step or "",
-                row.event_time,
-                row.recorded_at,
-                str(row.log_index),
-                row.corrects_event_id or "",
-            ]
-        ).encode("utf-8")
+        return lot_chain.signed_message(
+            event_id=row.event_id,
+            event_hash=row.event_hash,
+            gln=gln,
+            event_type=row.event_type,
+            biz_step=row.biz_step,
+            event_time=row.event_time,
+            recorded_at=row.recorded_at,
+            log_index=row.log_index,
+            corrects_event_id=row.corrects_event_id,
+            document_digest=row.document_digest,
+        )
 
     @staticmethod
     def _leaf(row: Event) -> bytes:
-        return merkle.leaf_hash(f"{row.event_id}\n{row.event_hash}\n{row.signature}".encode())
+        return lot_chain.leaf_for(row.event_id, row.event_hash, row.signature)
 
     @staticmethod
     def _link_hash(prev: str, row: Event, role: str) -> str:
-        return hashlib.sha256(
-            f"{prev}\n{row.event_hash}\n{row.signature}\n{role}".encode()
-        ).hexdigest()
+        return lot_chain.link_hash(prev, row.event_hash, row.signature, role)
 
     def _chain(self, s: Session, row: Event, lot: Lot, role: str) -> None:
         last = s.scalar(
@@ -609,7 +602,8 @@ class TraceStore:
                 select(LogLeaf.leaf_hash).where(LogLeaf.index < size - 1).order_by(LogLeaf.index)
             ):
                 frontier = merkle.frontier_append(frontier, bytes.fromhex(h))
-        frontier = merkle.frontier_append(frontier, leaf)
+        frontier, nodes = merkle.append_with_nodes(frontier, leaf)
+        s.add_all(LogNode(key=key, hash=h.hex()) for key, h in nodes)
         encoded = json.dumps([[n, h.hex()] for n, h in frontier]).encode()
         if state is None:
             s.add(Meta(key="log_frontier", value=encoded))
@@ -629,7 +623,7 @@ class TraceStore:
 
     @staticmethod
     def _checkpoint_message(size: int, root: str, signed_at: str) -> bytes:
-        return f"nongshu-trace-log/1\n{size}\n{root}\n{signed_at}\n".encode()
+        return lot_chain.checkpoint_message(size, root, signed_at)
 
     @staticmethod
     def _log_key(s: Session) -> signing.KeyPair:
@@ -1412,123 +1406,48 @@ class TraceStore:
                 raise TraceError("unknown event", field="event_id", got=event_id)
             cp = s.scalar(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1))
             assert cp is not None
-            leaves = [
-                bytes.fromhex(h)
-                for h in s.scalars(
-                    select(LogLeaf.leaf_hash)
-                    .where(LogLeaf.index < cp.tree_size)
-                    .order_by(LogLeaf.index)
+            plan = merkle.audit_path_plan(ev.log_index, cp.tree_size)
+            path = lot_chain.audit_path(plan, lot_chain.audit_nodes(s.connection(), [plan]))
+            if path is None:
+                raise TraceError(
+                    "the Merkle log is missing nodes of this event's audit path",
+                    field="event_id",
+                    got=event_id,
                 )
-            ]
             return {
                 "leaf_index": ev.log_index,
                 "tree_size": cp.tree_size,
                 "root_hash": cp.root_hash,
                 "leaf_hash": self._leaf(ev).hex(),
-                "audit_path": [p.hex() for p in merkle.MerkleTree(leaves).proof(ev.log_index)],
+                "audit_path": [p.hex() for p in path],
             }
 
-    def verify_lot(self, gtin: str, lot: str) -> VerifyReport:
-        """Check hashes, signatures, the hash chains and log inclusion of the lot and its ancestors."""
+    def verify_lot(self, gtin: str, lot: str, *, recompute_hashes: bool = False) -> VerifyReport:
+        """Check content, signatures, the hash chains and log inclusion of the lot and its ancestors.
+
+        Reads only the lot's lineage and O(log n) log nodes; the result is cached per
+        (stored rows, signed checkpoint). ``recompute_hashes`` also re-derives every
+        GS1 EPCIS event hash from its document (an audit; slower).
+        """
         gtin = normalise_gtin(gtin)
-        report = VerifyReport(gtin=gtin, lot=lot)
-        with self._read() as s:
-            row = self._lot(s, gtin, lot)
-            _fields, ancestors = self._backward(s, row)
-            cp = s.scalar(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1))
-            log_key = s.get(Meta, "log_public_key")
-            leaves_rows = list(s.scalars(select(LogLeaf).order_by(LogLeaf.index)))
-            leaves = [bytes.fromhex(r.leaf_hash) for r in leaves_rows]
-            if cp is None or log_key is None:
-                report.problems.append("no signed checkpoint of the log")
-                return report
-            report.checkpoint_size = cp.tree_size
-            if not signing.verify_signature(
-                log_key.value,
-                self._checkpoint_message(cp.tree_size, cp.root_hash, cp.signed_at),
-                bytes.fromhex(cp.signature),
-            ):
-                report.problems.append("the latest log checkpoint's signature does not verify")
-            if [r.index for r in leaves_rows] != list(
-                range(len(leaves_rows))
-            ) or cp.tree_size > len(leaves):
-                report.problems.append("the Merkle log has missing or reordered entries")
-            tree = None
-            if not report.problems:
-                tree = merkle.MerkleTree(leaves[: cp.tree_size])
-                if tree.root.hex() != cp.root_hash:
-                    report.problems.append("the Merkle log does not match its signed checkpoint")
-                    # A damaged log fails every inclusion proof; point at the bad leaf instead.
-                    tree = None
-            for target in [row, *ancestors]:
-                report.lots_checked += 1
-                broken = self._verify_chain(s, target, leaves, cp, report, tree=tree)
-                if broken and report.first_broken is None:
-                    report.first_broken = broken
-        return report
+        with self._read_engine.connect() as conn:
+            chain = lot_chain.read_chain(conn, gtin, lot)
+            return self._report(conn, chain, recompute_hashes=recompute_hashes)
 
-    def _verify_chain(
-        self,
-        s: Session,
-        lot: Lot,
-        leaves: list[bytes],
-        cp: Checkpoint,
-        report: VerifyReport,
-        *,
-        tree: merkle.MerkleTree | None = None,
-    ) -> BrokenEvent | None:
-        prev = GENESIS
-        root = bytes.fromhex(cp.root_hash)
-        for expected_pos, (link, ev, org) in enumerate(self._lot_events(s, lot)):
-            report.events_checked += 1
-
-            def broken(reason: str, link: EventLot = link, ev: Event = ev) -> BrokenEvent:
-                return BrokenEvent(
-                    ev.event_id, link.position, f"lot {lot.gtin}/{lot.lot}: {reason}"
-                )
-
-            if link.position != expected_pos:
-                return broken(
-                    f"chain position {link.position} where {expected_pos} was expected (missing event)"
-                )
-            try:
-                doc = json.loads(ev.document)
-                recomputed = event_hash(doc, doc.get("@context"))
-            except (ValueError, TraceError) as err:
-                return broken(f"stored event cannot be read: {err}")
-            if recomputed != ev.event_hash:
-                return broken("event content does not match its hash")
-            if doc.get("eventID") != ev.event_id and not ev.corrects_event_id:
-                return broken("event id does not match the stored document")
-            if (
-                doc.get("type") != ev.event_type
-                or _short(doc.get("bizStep")) != ev.biz_step
-                or iso(_parse_time(doc["eventTime"])) != ev.event_time
-            ):
-                return broken("indexed columns do not match the stored document")
-            try:
-                signature = bytes.fromhex(ev.signature)
-            except ValueError:
-                signature = b""
-            if not signing.verify_signature(
-                org.public_key, self._signed_message(ev, org.gln), signature
-            ):
-                return broken("signature of the recording organisation does not verify")
-            if link.prev_hash != prev or link.chain_hash != self._link_hash(prev, ev, link.role):
-                return broken("hash chain broken (event edited, removed or reordered)")
-            prev = link.chain_hash
-            leaf = self._leaf(ev)
-            if ev.log_index >= len(leaves) or leaves[ev.log_index] != leaf:
-                return broken("log entry does not match the event")
-            if (
-                tree is not None
-                and ev.log_index < cp.tree_size
-                and not merkle.verify_inclusion(
-                    ev.log_index, cp.tree_size, leaf, tree.proof(ev.log_index), root
-                )
-            ):
-                return broken("event not included in the signed log checkpoint")
-        return None
+    @staticmethod
+    def _report(
+        conn: Connection, chain: lot_chain.LotChain, *, recompute_hashes: bool = False
+    ) -> VerifyReport:
+        check = lot_chain.verify_chain(conn, chain, short=_short, recompute_hashes=recompute_hashes)
+        return VerifyReport(
+            gtin=chain.lot.gtin,
+            lot=chain.lot.lot,
+            events_checked=check.events_checked,
+            lots_checked=check.lots_checked,
+            checkpoint_size=check.checkpoint_size,
+            first_broken=check.first_broken,
+            problems=list(check.problems),
+        )
 
     # ----------------------------------------------------------- consumer view
     def consumer_view(

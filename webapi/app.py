@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Public lookups (resolver, consumer view) and failed authentications, per client.
+#: Public lookups (resolver, consumer view) and failed authentications, per client, counted
+#: across all workers of one server (webapi.ratelimit).
 DEFAULT_LIMITS = {
     "public": Limit(burst=120, per_minute=600),
     "auth_failure": Limit(burst=10, per_minute=10),
@@ -71,6 +72,7 @@ def create_app(
     trace_store: TraceStore | None = None,
     limits: dict[str, Limit] | None = None,
     proxy_hops: int = 0,
+    ratelimit_db: str | Path | None = None,
 ) -> Flask:
     """Build the app.
 
@@ -78,6 +80,8 @@ def create_app(
     data directory (outputs are read from ``<data_dir>/outputs``). ``trace_store``
     injects an open trace store (default: opened lazily from the settings).
     ``proxy_hops`` trusts that many ``X-Forwarded-*`` proxies (for gunicorn behind nginx).
+    ``ratelimit_db`` is the SQLite file of the rate-limit counters shared by the gunicorn
+    workers forked from this app (default: a private file for this server instance).
     """
     settings = settings or Settings.from_env()
     if data_dir is not None:
@@ -90,7 +94,7 @@ def create_app(
         settings=settings,
         runs=RunStore(settings.data_dir / "outputs"),
         tiles=TileRenderer(settings.tile_cache_size),
-        limiter=RateLimiter(limits or DEFAULT_LIMITS),
+        limiter=RateLimiter(limits or DEFAULT_LIMITS, path=ratelimit_db),
         trace_store=trace_store,
     )
     if proxy_hops:

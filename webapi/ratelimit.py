@@ -1,23 +1,58 @@
-"""Per-client token-bucket rate limiting (in-process) for public lookups and failed logins.
+"""Per-client token-bucket rate limiting for public lookups and failed logins, shared by every worker.
 
 Each (bucket, client) pair holds up to ``burst`` tokens refilled at ``rate``
 tokens per second; a request that finds the bucket empty gets a 429 with a
-``Retry-After`` equal to the seconds until one token is back (RFC 9110 §10.2.3).
-Behind several gunicorn workers each worker counts separately, so the
-effective limit is at most ``workers`` times the configured one.
+``Retry-After`` equal to the whole seconds until one token is back
+(RFC 9110 §10.2.3; RFC 6585 §4 for 429).
+
+The buckets live in a small SQLite file (WAL journal, one ``BEGIN IMMEDIATE``
+transaction per request), so all gunicorn workers of one server count together:
+two workers do not double the limit. ``nongshu serve`` builds the app once in the
+gunicorn master (``preload_app``) and forks the workers, so the file chosen at
+build time is the one every worker uses. Without an explicit ``path`` the file is
+private to this server instance (a fresh temporary directory, removed when the
+process that created it exits), which gives the same lifetime as in-memory
+counters; pass a path to keep counts across restarts. Connections are opened
+lazily per process and thread (SQLite handles must not cross a ``fork``).
+
+A storage failure (e.g. a full disk) is logged and the request is let through:
+the limiter protects capacity, it must not turn a storage hiccup into a 500.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
 import math
+import os
+import shutil
+import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from cachetools import LRUCache
+from pathlib import Path
 
 from webapi.errors import RateLimitedError
+
+log = logging.getLogger(__name__)
+
+#: Rows are pruned once per this many writes of one connection.
+PRUNE_EVERY = 500
+#: How long a writer waits for SQLite's write lock before giving up, in milliseconds.
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    bucket  TEXT NOT NULL,
+    client  TEXT NOT NULL,
+    tokens  REAL NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (bucket, client)
+) WITHOUT ROWID
+"""
 
 
 @dataclass(frozen=True)
@@ -29,31 +64,108 @@ class Limit:
 
     @property
     def rate(self) -> float:
+        """Tokens per second."""
         return self.per_minute / 60.0
+
+    def refill(self, tokens: float, elapsed_s: float) -> float:
+        """Tokens after ``elapsed_s`` seconds (never above ``burst``; a clock step back adds nothing)."""
+        return min(float(self.burst), tokens + max(elapsed_s, 0.0) * self.rate)
+
+    def wait_for(self, missing: float) -> float:
+        """Seconds until ``missing`` tokens are back (an hour when the limit never refills)."""
+        return missing / self.rate if self.rate > 0 else 3600.0
 
 
 class RateLimiter:
-    """Token buckets keyed by (bucket name, client id); the oldest idle clients are forgotten."""
+    """Token buckets keyed by (bucket name, client id) in a SQLite file shared by processes."""
 
-    def __init__(self, limits: dict[str, Limit], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: dict[str, Limit],
+        clock: Callable[[], float] = time.time,
+        path: str | Path | None = None,
+    ) -> None:
         self.limits = dict(limits)
         self._clock = clock
-        self._buckets: LRUCache[tuple[str, str], tuple[float, float]] = LRUCache(maxsize=100_000)
-        self._lock = threading.Lock()
+        if path is None:
+            path = _private_database()
+        self.path = Path(path)
+        self._local = threading.local()
+        # create the file now, in the process that builds the app, and close it again:
+        # no SQLite handle may be inherited by the forked workers.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(self._open()) as conn:
+            conn.execute(_SCHEMA)
+
+    # -- storage ---------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        """This process's and thread's connection (a forked worker opens its own)."""
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        conn = self._open()
+        self._local.held = (os.getpid(), conn)
+        self._local.writes = 0
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = OFF")  # counters need no durability across a power cut
+        return conn
 
     def _take(self, bucket: str, client: str, cost: float) -> float:
         """Take ``cost`` tokens; returns 0 when allowed, else the seconds to wait."""
         limit = self.limits[bucket]
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get((bucket, client), (float(limit.burst), now))
-            tokens = min(float(limit.burst), tokens + (now - last) * limit.rate)
-            if tokens >= cost:
-                self._buckets[(bucket, client)] = (tokens - cost, now)
-                return 0.0
-            self._buckets[(bucket, client)] = (tokens, now)
-            return (cost - tokens) / limit.rate if limit.rate > 0 else 3600.0
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = self._clock()
+                row = conn.execute(
+                    "SELECT tokens, updated FROM buckets WHERE bucket = ? AND client = ?", (bucket, client)
+                ).fetchone()
+                tokens = float(limit.burst) if row is None else limit.refill(row[0], now - row[1])
+                allowed = tokens >= cost
+                left = tokens - cost if allowed else tokens
+                conn.execute(
+                    "INSERT INTO buckets (bucket, client, tokens, updated) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (bucket, client) DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated",
+                    (bucket, client, left, now),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._maybe_prune(conn, now)
+        except sqlite3.Error as err:
+            log.warning("rate limiter storage %s failed, request let through: %s", self.path, err)
+            return 0.0
+        return 0.0 if allowed else limit.wait_for(cost - tokens)
 
+    def _peek(self, bucket: str, client: str) -> float:
+        """Tokens the client has now, without spending any."""
+        limit = self.limits[bucket]
+        try:
+            row = self._connection().execute(
+                "SELECT tokens, updated FROM buckets WHERE bucket = ? AND client = ?", (bucket, client)
+            ).fetchone()
+        except sqlite3.Error as err:
+            log.warning("rate limiter storage %s failed, request let through: %s", self.path, err)
+            return float(limit.burst)
+        return float(limit.burst) if row is None else limit.refill(row[0], self._clock() - row[1])
+
+    def _maybe_prune(self, conn: sqlite3.Connection, now: float) -> None:
+        """Forget clients whose bucket has been full again for a while (bounded file size)."""
+        self._local.writes = getattr(self._local, "writes", 0) + 1
+        if self._local.writes % PRUNE_EVERY:
+            return
+        for name, limit in self.limits.items():
+            full_after = limit.wait_for(float(limit.burst))
+            conn.execute("DELETE FROM buckets WHERE bucket = ? AND updated < ?", (name, now - full_after))
+
+    # -- public API ------------------------------------------------------------------------
     def hit(self, bucket: str, client: str) -> None:
         """Count one request; raise :class:`RateLimitedError` when the client is over its limit."""
         wait = self._take(bucket, client, 1.0)
@@ -65,14 +177,22 @@ class RateLimiter:
 
     def check(self, bucket: str, client: str) -> None:
         """Raise when the client has no token left, without spending one (gate before auth)."""
-        limit = self.limits[bucket]
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get((bucket, client), (float(limit.burst), now))
-        tokens = min(float(limit.burst), tokens + (now - last) * limit.rate)
+        tokens = self._peek(bucket, client)
         if tokens < 1.0:
-            wait = (1.0 - tokens) / limit.rate if limit.rate > 0 else 3600.0
             raise RateLimitedError(
                 f"too many requests from this client ({bucket}); try again later",
-                retry_after=math.ceil(wait),
+                retry_after=math.ceil(self.limits[bucket].wait_for(1.0 - tokens)),
             )
+
+
+def _private_database() -> Path:
+    """A new ``ratelimit.sqlite`` in a private temporary directory, removed when its creator exits."""
+    directory = Path(tempfile.mkdtemp(prefix="nongshu-ratelimit-"))
+    creator = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == creator:  # forked workers run atexit too; only the creator cleans up
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+    return directory / "ratelimit.sqlite"

@@ -1,8 +1,9 @@
 """Render 256 px WebMercatorQuad PNG tiles from the output COGs with rio-tiler.
 
 Pure of Flask: :class:`TileRenderer` takes a file, a :class:`~webapi.layers.Layer`
-and z/x/y and returns PNG bytes plus an ETag; an LRU cache (size from
-``Settings.tile_cache_size``) keeps recently rendered tiles. rio-tiler reads the
+and z/x/y and returns PNG bytes plus an ETag; an LRU cache per worker (size from
+``Settings.tile_cache_size``) and a disk cache shared by the workers keep
+rendered tiles. rio-tiler reads the
 COG's overviews for low zooms, masks nodata (transparent pixels) and returns
 :class:`~rio_tiler.errors.TileOutsideBounds` outside the data, which becomes a
 fully transparent tile.
@@ -12,7 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import os
+import shutil
+import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +29,8 @@ from rio_tiler.io import Reader
 
 from webapi.errors import BadRequestError
 from webapi.layers import ALERT_NODATA, Layer
+
+log = logging.getLogger(__name__)
 
 TILE_SIZE = 256
 #: Deepest zoom served: 10 m pixels are ~0.6 m at z18, nothing finer is useful.
@@ -50,16 +58,45 @@ def _transparent_png() -> bytes:
 EMPTY_TILE = _transparent_png()
 
 
+def style_token(layer: Layer) -> str:
+    """Short digest of everything that changes a layer's pixels (colours, range, resampling)."""
+    colours = layer.colour_table()
+    spec = repr((layer.name, layer.colormap, layer.vmin, layer.vmax, layer.categorical, colours))
+    return hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+
 class TileRenderer:
-    """Renders and caches tiles; thread-safe."""
+    """Renders and caches tiles; thread-safe.
+
+    Three levels, fastest first: this worker's LRU of PNG bytes (``cache_size``
+    tiles); a disk cache shared by every worker of the server (``cache_dir``, one
+    file per (COG version, layer, style, z, x, y), written atomically); and
+    rendering with rio-tiler through a :class:`~rio_tiler.io.Reader` kept open
+    per thread and COG (GDAL handles are not thread-safe; re-opening a COG costs
+    more than reading one tile from it).
+    """
+
+    #: COGs kept open per thread.
+    OPEN_READERS = 8
 
     def __init__(self, cache_size: int) -> None:
         self._cache: LRUCache[tuple[str, int, str, int, int, int], tuple[bytes, str]] | None = (
             LRUCache(maxsize=cache_size) if cache_size > 0 else None
         )
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._pruned: set[Path] = set()
 
-    def tile(self, path: Path, layer: Layer, z: int, x: int, y: int) -> tuple[bytes, str]:
+    def tile(
+        self,
+        path: Path,
+        layer: Layer,
+        z: int,
+        x: int,
+        y: int,
+        *,
+        cache_dir: Path | None = None,
+    ) -> tuple[bytes, str]:
         """PNG bytes and a strong ETag for tile z/x/y of ``layer`` stored in ``path``."""
         check_tile_coords(z, x, y)
         stat = path.stat()
@@ -69,27 +106,94 @@ class TileRenderer:
                 hit = self._cache.get(key)
             if hit is not None:
                 return hit
-        png = render_tile(path, layer, z, x, y)
+        disk = None
+        if cache_dir is not None:
+            disk = self._disk_path(cache_dir, path, stat, layer) / str(z) / str(x) / f"{y}.png"
+        png = _read_bytes(disk) if disk is not None else None
+        if png is None:
+            png = render_tile(path, layer, z, x, y, reader=self._reader(path, stat.st_mtime_ns))
+            if disk is not None:
+                _write_atomically(disk, png)
         etag = hashlib.sha256(png).hexdigest()[:32]
         if self._cache is not None:
             with self._lock:
                 self._cache[key] = (png, etag)
         return png, etag
 
+    def _reader(self, path: Path, version: int) -> Reader:
+        """This thread's open reader of ``path`` (re-opened when the file changed)."""
+        readers: OrderedDict[tuple[str, int], Reader] | None = getattr(self._local, "readers", None)
+        if readers is None:
+            readers = self._local.readers = OrderedDict()
+        key = (str(path), version)
+        reader = readers.get(key)
+        if reader is None:
+            reader = Reader(str(path))
+            readers[key] = reader
+            while len(readers) > self.OPEN_READERS:
+                readers.popitem(last=False)[1].close()
+        readers.move_to_end(key)
+        return reader
 
-def render_tile(path: Path, layer: Layer, z: int, x: int, y: int) -> bytes:
+    def _disk_path(self, cache_dir: Path, path: Path, stat: os.stat_result, layer: Layer) -> Path:
+        """``<cache_dir>/<cog id>-<version>/<layer>-<style>``; older versions of the COG are removed."""
+        cog = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        version_dir = cache_dir / f"{cog}-{stat.st_mtime_ns}-{stat.st_size}"
+        if version_dir not in self._pruned:
+            with self._lock:
+                self._pruned.add(version_dir)
+            if cache_dir.is_dir():
+                for stale in cache_dir.glob(f"{cog}-*"):
+                    if stale != version_dir:
+                        shutil.rmtree(stale, ignore_errors=True)
+        return version_dir / f"{layer.name}-{style_token(layer)}"
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and rename (readers never see a partial tile).
+
+    A cache that cannot be written (full or read-only disk) only costs re-rendering.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        log.warning("tile cache %s not written: %s", path, err)
+
+
+def render_tile(
+    path: Path, layer: Layer, z: int, x: int, y: int, *, reader: Reader | None = None
+) -> bytes:
     """Render one tile: nodata transparent, values rescaled to the layer range and coloured."""
     resampling = "nearest" if layer.categorical else "bilinear"
-    with Reader(str(path)) as src:
-        try:
-            img = src.tile(
-                x, y, z, tilesize=TILE_SIZE, resampling_method=resampling, reproject_method=resampling
-            )
-        except TileOutsideBounds:
-            return EMPTY_TILE
+    if reader is None:
+        with Reader(str(path)) as src:
+            return render_tile(path, layer, z, x, y, reader=src)
+    try:
+        img = reader.tile(
+            x, y, z, tilesize=TILE_SIZE, resampling_method=resampling, reproject_method=resampling
+        )
+    except TileOutsideBounds:
+        return EMPTY_TILE
     if layer.categorical:
         # level 0 ("no alert") is drawn transparent like nodata
-        img.array.mask = np.ma.getmaskarray(img.array) | (img.array.data == 0) | (img.array.data == ALERT_NODATA)
+        img.array.mask = (
+            np.ma.getmaskarray(img.array) | (img.array.data == 0) | (img.array.data == ALERT_NODATA)
+        )
     else:
         img.array.mask = np.ma.getmaskarray(img.array) | ~np.isfinite(img.array.data)
         with np.errstate(invalid="ignore"):  # the NaN fill value of masked pixels cast to uint8

@@ -9,11 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import text
+from werkzeug.routing import PathConverter
 
 from nongshu.settings import Settings
 from webapi.runs import RunStore
+
+#: RFC 3986 unreserved marks (letters and digits are never quoted): the rest of a value is percent-encoded.
+_UNRESERVED = "-._~"
+
+
+class Gs1ValueConverter(PathConverter):
+    """URL converter ``<gs1:lot>`` for a GS1 key qualifier such as an AI 10 batch/lot.
+
+    GS1 AI 10 values may contain ``/`` (character set 82); GS1 Digital Link 1.2
+    (§ 4.8) has such characters percent-encoded (``/`` as ``%2F``). WSGI servers
+    decode ``%2F`` before routing, so the value is matched across slashes (as
+    ``<path:…>``) and built percent-encoded for links.
+    """
+
+    def to_url(self, value: str) -> str:
+        return quote(str(value), safe=_UNRESERVED)
+
+
+def register_gs1_converter(state: BlueprintSetupState) -> None:
+    """Blueprint setup hook: make ``<gs1:…>`` available before the blueprint's rules are added."""
+    state.app.url_map.converters.setdefault("gs1", Gs1ValueConverter)
 
 
 def open_store(settings: Settings) -> Any:

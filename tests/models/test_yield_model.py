@@ -131,7 +131,7 @@ def test_model_card_is_json_and_complete(model, cv):
     assert "NaN" not in text
     entry = card["evaluation"]["leave_one_season_out"]["potato"]["end"]
     assert set(entry) == {"n", "model", "baseline_field_mean", "baseline_ndvi_linear", "coverage",
-                          "interval_width_t_ha"}
+                          "interval_width_t_ha", "structures"}
     assert entry["n"] == 18 * 5 and set(entry["model"]) == {"mape", "rmse", "r2", "anomaly_r2"}
     assert card["leads"]["end"]["features"] == YIELD_FEATURES["end"]
     assert card["interval"]["nominal_coverage"] == 0.8

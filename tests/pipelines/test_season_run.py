@@ -104,6 +104,11 @@ def test_run_json_alerts_timeseries_and_card(season_run: Path, region: Path) -> 
     assert hashed["dem/dem.tif"] == hashlib.sha256((region / "dem" / "dem.tif").read_bytes()).hexdigest()
     assert run["versions"]["numpy"] == np.__version__
     assert run["wall_time_s"] > 0 and run["peak_memory_bytes"]["max_worker"] > 0
+    memory = run["peak_memory_bytes"]
+    assert memory["client"] > 0 and memory["total"] == memory["client"] + sum(memory["workers"].values())
+    stages = run["stage_seconds"]
+    assert list(stages) == ["inputs", "field_data", "models", "rasters", "tables_alerts_catalog"]
+    assert 0 < sum(stages.values()) <= run["wall_time_s"] + 0.1
     alerts = json.loads((season_run / "alerts.json").read_text())
     assert alerts["run_id"] == "2026" and alerts["season"] == 2026
     for alert in alerts["alerts"]:

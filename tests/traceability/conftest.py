@@ -8,8 +8,9 @@ except under ``CI=true`` where they fail.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from traceability.epcis import builders
+from traceability.errors import PermissionDeniedError
 from traceability.gs1 import location_uri, with_check_digit
 from traceability.store import Principal, TraceStore
 
@@ -201,6 +203,33 @@ def make_actors(store: TraceStore) -> Actors:
     )
 
 
+def harvest_event(
+    a: Actors,
+    lot: str,
+    *,
+    kg: float = 1000.0,
+    day: int = 0,
+    field: str = "A",
+    operations: list | None = None,
+) -> tuple[Principal, dict]:
+    """``(recorder, event)`` of a harvest of ``lot`` at field A (cooperative 1) or B (cooperative 2)."""
+    coop, loc, fid = (
+        (a.coop, a.field_a, "DX-000001") if field == "A" else (a.coop2, a.field_b, "DX-000002")
+    )
+    return coop, builders.harvest_event(
+        gtin=POTATO,
+        lot=lot,
+        quantity_kg=kg,
+        when=t(day),
+        field_location=loc,
+        field_id=fid,
+        crop="potato",
+        variety="Longshu 7",
+        grower_gln=coop.gln,
+        operations=operations or [],
+    )
+
+
 def harvest(
     store: TraceStore,
     a: Actors,
@@ -211,23 +240,38 @@ def harvest(
     field: str = "A",
     operations: list | None = None,
 ) -> None:
-    coop, loc, fid = (
-        (a.coop, a.field_a, "DX-000001") if field == "A" else (a.coop2, a.field_b, "DX-000002")
+    store.record_event(*harvest_event(a, lot, kg=kg, day=day, field=field, operations=operations))
+
+
+def shipping_event(
+    sender: Principal, receiver: Principal, gtin: str, lot: str, day: int, location: str
+) -> dict:
+    return builders.shipping_event(
+        gtin=gtin,
+        lot=lot,
+        when=t(day, 10),
+        location=location,
+        source_gln=sender.gln,
+        destination_gln=receiver.gln,
     )
-    store.record_event(
-        coop,
-        builders.harvest_event(
-            gtin=POTATO,
-            lot=lot,
-            quantity_kg=kg,
-            when=t(day),
-            field_location=loc,
-            field_id=fid,
-            crop="potato",
-            variety="Longshu 7",
-            grower_gln=coop.gln,
-            operations=operations or [],
-        ),
+
+
+def receiving_event(
+    sender: Principal,
+    receiver: Principal,
+    gtin: str,
+    lot: str,
+    day: int,
+    location: str,
+    hour: int = 16,
+) -> dict:
+    return builders.receiving_event(
+        gtin=gtin,
+        lot=lot,
+        when=t(day, hour),
+        location=location,
+        source_gln=sender.gln,
+        destination_gln=receiver.gln,
     )
 
 
@@ -240,28 +284,42 @@ def ship(
     day: int,
     location: str,
 ) -> None:
-    store.record_event(
-        sender,
-        builders.shipping_event(
-            gtin=gtin,
-            lot=lot,
-            when=t(day, 10),
-            location=location,
-            source_gln=sender.gln,
-            destination_gln=receiver.gln,
-        ),
-    )
-    store.record_event(
-        receiver,
-        builders.receiving_event(
-            gtin=gtin,
-            lot=lot,
-            when=t(day, 16),
-            location=location,
-            source_gln=sender.gln,
-            destination_gln=receiver.gln,
-        ),
-    )
+    """Shipping by ``sender`` and receipt by ``receiver`` on the same day."""
+    store.record_event(sender, shipping_event(sender, receiver, gtin, lot, day, location))
+    store.record_event(receiver, receiving_event(sender, receiver, gtin, lot, day, location))
+
+
+def harvest_and_ship(store: TraceStore, a: Actors, lot: str) -> None:
+    """A lot harvested at field A on day 0 and shipped (not yet received) to the processor on day 1."""
+    harvest(store, a, lot)
+    store.record_event(a.coop, shipping_event(a.coop, a.processor, POTATO, lot, 1, a.field_a))
+
+
+def race(store_url: str, writes: list[Callable[[TraceStore], None]]) -> list[str]:
+    """Run each write at the same moment in its own thread and store (as separate server workers).
+
+    Returns ``"ok"`` or ``"refused"`` (:class:`PermissionDeniedError`) per write, in finishing order.
+    """
+    outcomes: list[str] = []
+    barrier = threading.Barrier(len(writes))
+
+    def run(write: Callable[[TraceStore], None]) -> None:
+        other = TraceStore.open(store_url)
+        try:
+            barrier.wait()
+            write(other)
+            outcomes.append("ok")
+        except PermissionDeniedError:
+            outcomes.append("refused")
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in writes]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return outcomes
 
 
 SUBSTANCE = builders.NONGSHU_NS + "substance/organophosphate-carbamate"

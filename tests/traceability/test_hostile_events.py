@@ -13,7 +13,7 @@ from traceability.epcis import builders
 from traceability.errors import TraceError
 from traceability.store import TraceStore
 
-from .conftest import POTATO, harvest, t
+from .conftest import POTATO, harvest, harvest_event, shipping_event, t
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -43,16 +43,10 @@ def _set(doc: Any, path: tuple, value: Any) -> None:
 
 def _templates(actors) -> list[dict]:
     return [
-        builders.harvest_event(
-            gtin=POTATO,
-            lot="H-FUZZ",
-            quantity_kg=10,
-            when=t(0),
-            field_location=actors.field_a,
-            field_id="DX-000001",
-            crop="potato",
-            variety=None,
-            grower_gln=actors.coop.gln,
+        harvest_event(
+            actors,
+            "H-FUZZ",
+            kg=10,
             operations=[
                 {
                     "date": t(-10).date(),
@@ -63,15 +57,8 @@ def _templates(actors) -> list[dict]:
                     "unit": "kg/ha",
                 }
             ],
-        ),
-        builders.shipping_event(
-            gtin=POTATO,
-            lot="H-BASE",
-            when=t(1),
-            location=actors.field_a,
-            source_gln=actors.coop.gln,
-            destination_gln=actors.processor.gln,
-        ),
+        )[1],
+        shipping_event(actors.coop, actors.processor, POTATO, "H-BASE", 1, actors.field_a),
         builders.transformation_event(
             inputs=[(POTATO, "H-BASE", 100)],
             outputs=[(POTATO, "T-FUZZ", 99)],

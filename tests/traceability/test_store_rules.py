@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +17,16 @@ from traceability.errors import (
 )
 from traceability.store import TraceStore
 
-from .conftest import POTATO, WASHED, harvest, ship, t
+from .conftest import (
+    POTATO,
+    WASHED,
+    harvest,
+    harvest_and_ship,
+    race,
+    receiving_event,
+    ship,
+    t,
+)
 
 
 def test_invalid_gtin_and_unknown_lot(store: TraceStore, actors) -> None:
@@ -139,50 +146,18 @@ def test_api_keys_hashed_revocable_and_roles(store: TraceStore, actors) -> None:
 
 
 def test_concurrent_receiving_exactly_one_wins(store_url: str, store: TraceStore, actors) -> None:
-    harvest(store, actors, "H-020")
-    store.record_event(
-        actors.coop,
-        builders.shipping_event(
-            gtin=POTATO,
-            lot="H-020",
-            when=t(1),
-            location=actors.field_a,
-            source_gln=actors.coop.gln,
-            destination_gln=actors.processor.gln,
-        ),
-    )
-    outcomes: list[str] = []
-    barrier = threading.Barrier(2)
+    harvest_and_ship(store, actors, "H-020")
 
-    def receive(who) -> None:
-        other = TraceStore.open(store_url)
-        try:
-            barrier.wait()
+    def receipt_by(who):
+        def write(other: TraceStore) -> None:
             other.record_event(
-                who,
-                builders.receiving_event(
-                    gtin=POTATO,
-                    lot="H-020",
-                    when=t(1, 15),
-                    location=actors.packhouse,
-                    source_gln=actors.coop.gln,
-                    destination_gln=who.gln,
-                ),
+                who, receiving_event(actors.coop, who, POTATO, "H-020", 1, actors.packhouse, 15)
             )
-            outcomes.append("ok")
-        except PermissionDeniedError:
-            outcomes.append("refused")
-        finally:
-            other.close()
+
+        return write
 
     # The shipment names the processor; the retailer races it with a receipt of its own.
-    threads = [
-        threading.Thread(target=receive, args=(p,)) for p in (actors.processor, actors.retailer)
-    ]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    outcomes = race(store_url, [receipt_by(actors.processor), receipt_by(actors.retailer)])
     assert sorted(outcomes) == ["ok", "refused"]
     assert store.lot(POTATO, "H-020")["custodian_gln"] == actors.processor.gln
 
@@ -190,47 +165,20 @@ def test_concurrent_receiving_exactly_one_wins(store_url: str, store: TraceStore
 def test_concurrent_double_receipt_by_the_addressee(
     store_url: str, store: TraceStore, actors
 ) -> None:
-    harvest(store, actors, "H-021")
-    store.record_event(
-        actors.coop,
-        builders.shipping_event(
-            gtin=POTATO,
-            lot="H-021",
-            when=t(1),
-            location=actors.field_a,
-            source_gln=actors.coop.gln,
-            destination_gln=actors.processor.gln,
-        ),
-    )
-    outcomes: list[str] = []
-    barrier = threading.Barrier(2)
+    harvest_and_ship(store, actors, "H-021")
 
-    def receive(hour: int) -> None:
-        other = TraceStore.open(store_url)
-        try:
-            barrier.wait()
+    def receipt_at(hour: int):
+        def write(other: TraceStore) -> None:
             other.record_event(
                 actors.processor,
-                builders.receiving_event(
-                    gtin=POTATO,
-                    lot="H-021",
-                    when=t(1, hour),
-                    location=actors.packhouse,
-                    source_gln=actors.coop.gln,
-                    destination_gln=actors.processor.gln,
+                receiving_event(
+                    actors.coop, actors.processor, POTATO, "H-021", 1, actors.packhouse, hour
                 ),
             )
-            outcomes.append("ok")
-        except PermissionDeniedError:
-            outcomes.append("refused")
-        finally:
-            other.close()
 
-    threads = [threading.Thread(target=receive, args=(h,)) for h in (14, 15)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+        return write
+
+    outcomes = race(store_url, [receipt_at(14), receipt_at(15)])
     assert sorted(outcomes) == ["ok", "refused"]
     assert store.verify_lot(POTATO, "H-021").ok
 

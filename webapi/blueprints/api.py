@@ -13,7 +13,10 @@ from webapi.errors import BadRequestError, NotFoundError
 from webapi.fields_query import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
-    feature_collection,
+    BodyCache,
+    collection_etag,
+    collection_json,
+    encoded_features,
     filter_fields,
     parse_bbox,
     parse_int,
@@ -120,9 +123,13 @@ def list_fields() -> ResponseReturnValue:
       responses:
         200:
           description: A page of fields
+          headers:
+            ETag: {schema: {type: string}}
           content:
             application/geo+json:
               schema: {$ref: '#/components/schemas/FieldCollection'}
+        304:
+          description: Not modified (If-None-Match matched the ETag)
         400:
           $ref: '#/components/responses/Problem'
         404:
@@ -137,29 +144,60 @@ def list_fields() -> ResponseReturnValue:
     for name in ("crop", "cooperative"):
         if len(args.get(name, "")) > 64:
             raise BadRequestError("value too long", field=name, expected="at most 64 characters")
-    matched = filter_fields(
-        ctx().runs.fields(run), bbox=bbox, crop=args.get("crop"), cooperative=args.get("cooperative"), alert_level=level
-    )
-    page = matched.iloc[offset : offset + limit]
-    links = [{"rel": "self", "type": "application/geo+json", "href": request.url}]
-    if offset + limit < len(matched):
-        query = request.args.to_dict()
-        query.update(offset=str(offset + limit), limit=str(limit))
-        links.append({"rel": "next", "type": "application/geo+json", "href": url_for("api.list_fields", _external=True, **query)})
-    if offset > 0:
-        query = request.args.to_dict()
-        query.update(offset=str(max(0, offset - limit)), limit=str(limit))
-        links.append({"rel": "prev", "type": "application/geo+json", "href": url_for("api.list_fields", _external=True, **query)})
-    body = {
-        "type": "FeatureCollection",
-        "run": run.name,
-        "numberMatched": int(len(matched)),
-        "numberReturned": int(len(page)),
-        "links": links,
-        "features": feature_collection(page) if len(page) else [],
-    }
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
+    fields = ctx().runs.fields(run)
+    version = fields_version(run)
+    etag = collection_etag(version, request.url)
+    gzipped = "gzip" in request.accept_encodings
+    if etag in request.if_none_match:
+        return _geojson_response(b"", etag, status=304)
+    body = _BODIES.get(etag, gzipped=gzipped)
+    if body is None:
+        matched = filter_fields(
+            fields, bbox=bbox, crop=args.get("crop"), cooperative=args.get("cooperative"), alert_level=level
+        )
+        page = matched.iloc[offset : offset + limit]
+        links = [{"rel": "self", "type": "application/geo+json", "href": request.url}]
+        if offset + limit < len(matched):
+            query = request.args.to_dict()
+            query.update(offset=str(offset + limit), limit=str(limit))
+            links.append({"rel": "next", "type": "application/geo+json", "href": url_for("api.list_fields", _external=True, **query)})
+        if offset > 0:
+            query = request.args.to_dict()
+            query.update(offset=str(max(0, offset - limit)), limit=str(limit))
+            links.append({"rel": "prev", "type": "application/geo+json", "href": url_for("api.list_fields", _external=True, **query)})
+        head = {
+            "type": "FeatureCollection",
+            "run": run.name,
+            "numberMatched": int(len(matched)),
+            "numberReturned": int(len(page)),
+            "links": links,
+        }
+        features = encoded_features(fields, version).loc[page.index] if len(page) else []
+        _BODIES.put(etag, collection_json(head, features).encode("utf-8"))
+        body = _BODIES.get(etag, gzipped=gzipped)
+        assert body is not None
+    return _geojson_response(body, etag, gzipped=gzipped)
+
+
+#: Recent /fields bodies by ETag (plain and gzip), per worker.
+_BODIES = BodyCache()
+
+
+def fields_version(run: Run) -> tuple[str, int, int]:
+    """Identity of the run's field table: path, modification time (ns) and size of ``fields.parquet``."""
+    stat = (run.path / "fields.parquet").stat()
+    return str(run.path / "fields.parquet"), stat.st_mtime_ns, stat.st_size
+
+
+def _geojson_response(body: bytes, etag: str, *, status: int = 200, gzipped: bool = False) -> Response:
+    """GeoJSON with its ETag; revalidated on every use (``no-cache``) since ``latest`` may move."""
+    response = Response(body, status=status, mimetype="application/geo+json")
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.no_cache = True
+    response.vary.add("Accept-Encoding")
+    if gzipped and status == 200:
+        response.headers["Content-Encoding"] = "gzip"
     return response
 
 

@@ -18,9 +18,10 @@ from traceability.gs1 import build_digital_link, normalise_gtin, validate_lot
 from webapi.app import ctx
 from webapi.blueprints.pages import page_lang, render_page
 from webapi.blueprints.trace import client_id
-from webapi.trace_adapter import season_summary_provider
+from webapi.trace_adapter import register_gs1_converter, season_summary_provider
 
 bp = Blueprint("resolver", __name__)
+bp.record_once(register_gs1_converter)  # before the routes below use <gs1:lot>
 
 GS1_VOC = "https://gs1.org/voc/"
 LINKSET_TYPE = "application/linkset+json"
@@ -54,7 +55,7 @@ def _wants(media_type: str) -> bool:
     return best == media_type and request.accept_mimetypes[media_type] > request.accept_mimetypes["text/html"]
 
 
-@bp.get("/01/<gtin>/10/<lot>")
+@bp.get("/01/<gtin>/10/<gs1:lot>")
 def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
     """Resolve a GS1 Digital Link of a lot.
     ---
@@ -63,7 +64,7 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
       summary: GS1 Digital Link of a lot (consumer page, JSON view, RFC 9264 linkset or redirect by linkType)
       parameters:
         - {name: gtin, in: path, required: true, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
-        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,./0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82; "/" percent-encoded as %2F per GS1 Digital Link)'}}
         - name: linkType
           in: query
           schema: {type: string, enum: [linkset, all, "gs1:pip", "gs1:traceability", "gs1:certificationInfo"]}
@@ -92,8 +93,9 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
     gtin = normalise_gtin(gtin)
     lot = validate_lot(lot)
     store = context.get_trace_store()
-    gtin, lot = store.find_lot(lot, gtin)
     link_type = request.args.get("linkType")
+    if link_type is not None or _wants(LINKSET_TYPE):
+        gtin, lot = store.find_lot(lot, gtin)  # 404 for an unknown lot before answering with links
     links_header = (
         f'<{url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="linkset", _external=True)}>; '
         f'rel="linkset"; type="{LINKSET_TYPE}"'

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
+from nongshu.settings import Settings
 from webapi.app import ctx
 from webapi.errors import BadRequestError
 from webapi.layers import LAYERS
 
 bp = Blueprint("tiles", __name__)
+
+
+def tile_cache_dir(settings: Settings) -> Path:
+    """Rendered tiles shared by the server's workers: ``<data_dir>/cache/tiles``."""
+    return settings.data_dir / "cache" / "tiles"
 
 
 def _int(value: str, name: str) -> int:
@@ -52,7 +60,7 @@ def tile(run: str, layer: str, z: str, x: str, y: str) -> ResponseReturnValue:
     found = context.runs.get(run)
     spec = LAYERS.get_layer(layer)
     path = context.runs.layer_path(found, layer)
-    png, etag = context.tiles.tile(path, spec, zi, xi, yi)
+    png, etag = context.tiles.tile(path, spec, zi, xi, yi, cache_dir=tile_cache_dir(context.settings))
     response = Response(png, mimetype="image/png")
     response.set_etag(etag)
     response.cache_control.public = True

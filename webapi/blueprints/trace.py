@@ -12,8 +12,10 @@ from traceability.errors import AuthError, EpcisValidationError
 from traceability.gs1 import validate_lot
 from webapi.app import ctx
 from webapi.errors import BadRequestError, UnauthorizedError, WebApiError
+from webapi.trace_adapter import register_gs1_converter
 
 bp = Blueprint("trace", __name__, url_prefix="/api/v1/trace")
+bp.record_once(register_gs1_converter)  # before the routes below use <gs1:lot>
 
 #: Deepest JSON nesting accepted in a request body (an EPCIS event nests about 6 levels).
 MAX_JSON_DEPTH = 32
@@ -162,7 +164,7 @@ def post_events() -> ResponseReturnValue:
     return jsonify(body), 201 if created else 200
 
 
-@bp.get("/lots/<lot>")
+@bp.get("/lots/<gs1:lot>")
 def export_lot(lot: str) -> ResponseReturnValue:
     """A lot's history as an EPCIS 2.0 JSON-LD document.
     ---
@@ -170,7 +172,7 @@ def export_lot(lot: str) -> ResponseReturnValue:
       tags: [trace]
       summary: EPCIS 2.0 export of a lot (and the lots it came from)
       parameters:
-        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,./0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82; "/" percent-encoded as %2F per GS1 Digital Link)'}}
         - {name: gtin, in: query, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
       responses:
         200:
@@ -191,7 +193,7 @@ def export_lot(lot: str) -> ResponseReturnValue:
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/ld+json")
 
 
-@bp.get("/lots/<lot>/verify")
+@bp.get("/lots/<gs1:lot>/verify")
 def verify_lot(lot: str) -> ResponseReturnValue:
     """Verify a lot's signatures, hash chain and Merkle log inclusion.
     ---
@@ -199,7 +201,7 @@ def verify_lot(lot: str) -> ResponseReturnValue:
       tags: [trace]
       summary: Verify the chain of a lot; reports the first broken event
       parameters:
-        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,./0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82; "/" percent-encoded as %2F per GS1 Digital Link)'}}
         - {name: gtin, in: query, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
       responses:
         200:
@@ -219,7 +221,7 @@ def verify_lot(lot: str) -> ResponseReturnValue:
     return jsonify(ctx().get_trace_store().verify_lot(gtin, number).as_dict())
 
 
-@bp.get("/lots/<lot>/certificate")
+@bp.get("/lots/<gs1:lot>/certificate")
 def lot_certificate(lot: str) -> ResponseReturnValue:
     """The lot's certificate of commitment to standards (承诺达标合格证).
     ---
@@ -227,7 +229,7 @@ def lot_certificate(lot: str) -> ResponseReturnValue:
       tags: [trace]
       summary: The lot's 承诺达标合格证 (certificate of commitment to standards)
       parameters:
-        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,.0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82 without "/")'}}
+        - {name: lot, in: path, required: true, schema: {type: string, pattern: '^[-!"%&''()*+,./0-9:;<=>?A-Z_a-z]{1,20}$', description: 'GS1 lot number (AI 10, character set 82; "/" percent-encoded as %2F per GS1 Digital Link)'}}
         - {name: gtin, in: query, description: 'GTIN-8/12/13/14 (check digit verified: a wrong one is a 400)', schema: {type: string, pattern: '^([0-9]{8}|[0-9]{12,14})$'}}
       responses:
         200:

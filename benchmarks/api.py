@@ -3,7 +3,8 @@
 Two published runs with 1,000 and 10,000 fields (:mod:`benchmarks.synthetic_run`)
 are served by Nongshu under gunicorn (2 workers). Clients ask with
 ``Accept-Encoding: gzip`` as browsers do; response bytes are counted as sent on
-the wire, and once uncompressed for comparison. The bare Flask endpoint on the
+the wire, and once uncompressed for comparison. A revalidating client (one that
+holds the page and sends its ETag in ``If-None-Match``) gets ``304`` without a body. The bare Flask endpoint on the
 same gunicorn setup gives the ceiling of any Flask JSON response here.
 """
 
@@ -26,20 +27,23 @@ from benchmarks.webservers import (
 )
 
 GZIP = {"Accept-Encoding": "gzip"}
+REVALIDATED = "of 1000, revalidated (If-None-Match)"
 
 
-def wire_and_plain_bytes(server: Server, path: str) -> tuple[int, int, str]:
-    """(bytes on the wire with gzip, bytes uncompressed, Content-Encoding) of one response."""
+def wire_and_plain_bytes(
+    server: Server, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, int, str, str | None]:
+    """(bytes on the wire with gzip, bytes uncompressed, Content-Encoding, ETag) of one response."""
     conn = http.client.HTTPConnection(HOST, server.port, timeout=60)
-    conn.request("GET", path, headers=GZIP)
+    conn.request("GET", path, headers=headers or GZIP)
     resp = conn.getresponse()
     body = resp.read()
     conn.close()
-    if resp.status != 200:
+    if resp.status not in (200, 304):
         raise RuntimeError(f"{server.name} answered {resp.status} for {path}: {body[:300]!r}")
     encoding = resp.getheader("Content-Encoding") or "identity"
-    plain = gzip.decompress(body) if encoding == "gzip" else body
-    return len(body), len(plain), encoding
+    plain = gzip.decompress(body) if encoding == "gzip" and body else body
+    return len(body), len(plain), encoding, resp.getheader("ETag")
 
 
 def benchmark(ctx: BenchContext) -> BenchResult:
@@ -61,6 +65,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
         endpoints.append(
             (f"fields GeoJSON, {n:,} fields, default page", n, [f"/api/v1/fields?run={run}"])
         )
+        endpoints.append((f"fields GeoJSON, {n:,} fields, first page {REVALIDATED}", n, pages[:1]))
         endpoints.append((f"alerts, {n:,} fields", n, [f"/api/v1/alerts?run={run}"]))
     result = BenchResult(
         settings={
@@ -92,10 +97,14 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     ):
         for title, _, paths in endpoints:
             step.update(description=f"api: {title}")
-            wire, plain, encoding = wire_and_plain_bytes(server, paths[0])
+            headers = dict(GZIP)
+            wire, plain, encoding, etag = wire_and_plain_bytes(server, paths[0])
+            if title.endswith(REVALIDATED) and etag:
+                headers["If-None-Match"] = etag  # a client that has the page: 304, no body
+                wire, plain, encoding, _ = wire_and_plain_bytes(server, paths[0], headers)
             sequence = [paths[i % len(paths)] for i in range(per_endpoint)]
             load = run_load(
-                HOST, server.port, [sequence[i::clients] for i in range(clients)], headers=GZIP
+                HOST, server.port, [sequence[i::clients] for i in range(clients)], headers=headers
             )
             s = load.summary()
             table.add(
@@ -116,7 +125,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
         nongshu_rss = server.rss_bytes() / 2**20
     with bare_server(logs) as bare:
         path = "/01/09506000134352/10/LOT1"
-        wire, plain, encoding = wire_and_plain_bytes(bare, path)
+        wire, plain, encoding, _ = wire_and_plain_bytes(bare, path)
         load = run_load(
             HOST,
             bare.port,

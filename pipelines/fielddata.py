@@ -205,7 +205,8 @@ def features_for(
         spi3_daily = fieldweather.spi_daily_at(spi3, fw["time"], ids)
         weather_parts.append(fieldfeatures.weather_features(fw, crops, lo.loc[ids], hi.loc[ids], spi3_daily))
         tmax = weather_at.at(ids, variables=["tasmax"])
-        tmax_parts.append(fieldfeatures.tmax_history(tmax, lo, hi, season, years_weather, ids=ids))
+        tmax_parts.append(fieldfeatures.tmax_history(tmax, lo.loc[ids], hi.loc[ids], season, years_weather,
+                                                     span=(lo.min(), hi.max())))
         del fw, spi3_daily, tmax
     weather = pd.concat(weather_parts)
     tmax_hist = pd.concat(tmax_parts, axis=1)

@@ -117,31 +117,35 @@ def shift_years(dates: pd.Series, years: int) -> pd.Series:
 
 def tmax_history(
     fw_all: xr.Dataset, lo: pd.Series, hi: pd.Series, season: int, years: list[int],
-    ids: list[str] | None = None,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> pd.DataFrame:
     """Mean daily Tmax (°C) per field over the same calendar window in each of ``years``.
 
-    A year is used when every field's window lies within the weather series; ``ids`` (default: all of
-    ``lo``) are the fields of ``fw_all`` to compute, so a batch of fields gets the rows of the whole set.
+    ``lo``/``hi`` are the windows of the fields to compute (of ``fw_all``). A year is used when the
+    windows of *all* fields lie within the weather series: ``span`` is their earliest start and latest
+    end (default: those of ``lo``/``hi``), so a batch of fields gets the rows of the whole set.
     """
-    ids = list(lo.index) if ids is None else list(ids)
+    ids = list(lo.index)
+    span_lo, span_hi = span if span is not None else (lo.min(), hi.max())
     rows = {}
     tmax = fw_all["tasmax"]
     offset = 273.15 if tmax.attrs.get("units") == "K" else 0.0
+    t = pd.DatetimeIndex(fw_all["time"].values)
+    values = tmax.sel(field=ids).values
     for year in years:
         if year == season:
             continue
-        a, b = shift_years(lo, year - season), shift_years(hi, year - season)
-        t = pd.DatetimeIndex(fw_all["time"].values)
-        if b.max() > t[-1] or a.min() < t[0]:
+        first, last = shift_years(pd.Series([span_lo, span_hi]), year - season)
+        if last > t[-1] or first < t[0]:
             continue
-        mask = (t.values[:, None] >= a.loc[ids].values.astype("datetime64[ns]")[None]) & (
-            t.values[:, None] <= b.loc[ids].values.astype("datetime64[ns]")[None]
+        a, b = shift_years(lo, year - season), shift_years(hi, year - season)
+        days = (t >= first) & (t <= last)  # days outside every window are skipped
+        mask = (t.values[days][:, None] >= a.values.astype("datetime64[ns]")[None]) & (
+            t.values[days][:, None] <= b.values.astype("datetime64[ns]")[None]
         )
-        values = tmax.sel(field=ids).values
         with np.errstate(invalid="ignore"):
-            rows[year] = np.nanmean(np.where(mask, values, np.nan), axis=0) - offset
-    return pd.DataFrame(rows, index=pd.Index(ids, name=lo.index.name)).T
+            rows[year] = np.nanmean(np.where(mask, values[days], np.nan), axis=0) - offset
+    return pd.DataFrame(rows, index=lo.index).T
 
 
 def assemble(parts: Mapping[str, pd.DataFrame | pd.Series]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ Public API (what the web layer and the CLI call)::
     store.record_event(principal, event_dict)                   # -> RecordedEvent(event_id, event_hash, log_index, created)
     store.import_document(principal, raw_bytes, max_bytes=settings.max_upload_bytes)  # -> [RecordedEvent]
     store.export_lot(gtin, lot)                                 # EPCIS 2.0 JSON-LD document (dict)
-    store.verify_lot(gtin, lot)                                 # -> VerifyReport(.ok, .first_broken, .as_dict())
+    store.verify_lot(gtin, lot, recompute_hashes=False)         # -> VerifyReport(.ok, .first_broken, .as_dict()); O(log n), cached per checkpoint
     store.consumer_view(gtin, lot, season_summary_provider=f)   # public page data; f(field_id, season) -> dict | None
     store.lots(status=None, custodian_gln=None, limit=1000, offset=0)
     store.lot(gtin, lot); store.find_lot(lot, gtin=None); store.certificate(gtin, lot)

@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 TILE_SIZE = 256
 #: Deepest zoom served: 10 m pixels are ~0.6 m at z18, nothing finer is useful.
 MAX_ZOOM = 22
+#: Deepest zoom kept in the disk cache (2.4 m tile pixels, four per 10 m pixel): deeper tiles
+#: are cheap magnifications, and caching them would let any client fill the disk (a 40 km
+#: region has ~4,500 tiles at z16 but ~18 million at z22). Empty tiles are never written.
+DISK_CACHE_MAX_ZOOM = 16
 
 
 def check_tile_coords(z: int, x: int, y: int) -> None:
@@ -58,11 +63,23 @@ def _transparent_png() -> bytes:
 EMPTY_TILE = _transparent_png()
 
 
+_STYLES: dict[tuple[Any, ...], tuple[str, dict[int, tuple[int, int, int, int]]]] = {}
+
+
+def _style(layer: Layer) -> tuple[str, dict[int, tuple[int, int, int, int]]]:
+    """``(style token, colour table)`` of a layer, built once per process (matplotlib is slow)."""
+    key = (layer.name, layer.colormap, layer.vmin, layer.vmax, layer.categorical, repr(layer.categories))
+    found = _STYLES.get(key)
+    if found is None:
+        colours = layer.colour_table()
+        token = hashlib.sha256(repr((key, colours)).encode()).hexdigest()[:12]
+        found = _STYLES[key] = (token, colours)
+    return found
+
+
 def style_token(layer: Layer) -> str:
     """Short digest of everything that changes a layer's pixels (colours, range, resampling)."""
-    colours = layer.colour_table()
-    spec = repr((layer.name, layer.colormap, layer.vmin, layer.vmax, layer.categorical, colours))
-    return hashlib.sha256(spec.encode()).hexdigest()[:12]
+    return _style(layer)[0]
 
 
 class TileRenderer:
@@ -107,12 +124,12 @@ class TileRenderer:
             if hit is not None:
                 return hit
         disk = None
-        if cache_dir is not None:
+        if cache_dir is not None and z <= DISK_CACHE_MAX_ZOOM:
             disk = self._disk_path(cache_dir, path, stat, layer) / str(z) / str(x) / f"{y}.png"
         png = _read_bytes(disk) if disk is not None else None
         if png is None:
             png = render_tile(path, layer, z, x, y, reader=self._reader(path, stat.st_mtime_ns))
-            if disk is not None:
+            if disk is not None and png is not EMPTY_TILE:
                 _write_atomically(disk, png)
         etag = hashlib.sha256(png).hexdigest()[:32]
         if self._cache is not None:
@@ -198,4 +215,4 @@ def render_tile(
         img.array.mask = np.ma.getmaskarray(img.array) | ~np.isfinite(img.array.data)
         with np.errstate(invalid="ignore"):  # the NaN fill value of masked pixels cast to uint8
             img.rescale(in_range=((layer.vmin, layer.vmax),))
-    return img.render(img_format="PNG", colormap=layer.colour_table())
+    return img.render(img_format="PNG", colormap=_style(layer)[1])

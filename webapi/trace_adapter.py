@@ -23,7 +23,7 @@ _UNRESERVED = "-._~"
 
 
 class Gs1ValueConverter(PathConverter):
-    """URL converter ``<gs1:lot>`` for a GS1 key qualifier such as an AI 10 batch/lot.
+    """URL converter ``<dlvalue:lot>`` for a GS1 key qualifier such as an AI 10 batch/lot.
 
     GS1 AI 10 values may contain ``/`` (character set 82); GS1 Digital Link 1.2
     (§ 4.8) has such characters percent-encoded (``/`` as ``%2F``). WSGI servers
@@ -36,8 +36,8 @@ class Gs1ValueConverter(PathConverter):
 
 
 def register_gs1_converter(state: BlueprintSetupState) -> None:
-    """Blueprint setup hook: make ``<gs1:…>`` available before the blueprint's rules are added."""
-    state.app.url_map.converters.setdefault("gs1", Gs1ValueConverter)
+    """Blueprint setup hook: make ``<dlvalue:…>`` available before the blueprint's rules are added."""
+    state.app.url_map.converters.setdefault("dlvalue", Gs1ValueConverter)
 
 
 def open_store(settings: Settings) -> Any:

@@ -146,3 +146,18 @@ def test_pre_encoded_features_match_geopandas(data_dir: Path) -> None:
         b = np.asarray(theirs["geometry"]["coordinates"][0])
         assert np.allclose(a, b, rtol=0, atol=1e-12)
         assert mine["properties"].keys() == theirs["properties"].keys()
+
+
+def test_disk_cache_is_bounded_to_useful_zooms(data_dir: Path, tmp_path: Path) -> None:
+    from webapi import tiles
+    from webapi.layers import LAYERS
+
+    cog = data_dir / "outputs" / REGION / RUN_ID / "risk_drought.tif"
+    renderer = tiles.TileRenderer(cache_size=0)
+    layer = LAYERS["risk_drought"]
+    deep = _centre_tile(cog, tiles.DISK_CACHE_MAX_ZOOM + 2)
+    renderer.tile(cog, layer, *deep, cache_dir=tmp_path)
+    renderer.tile(cog, layer, 3, 0, 0, cache_dir=tmp_path)  # far outside the data: empty
+    assert [p for p in tmp_path.rglob("*.png")] == []
+    renderer.tile(cog, layer, *_centre_tile(cog, 14), cache_dir=tmp_path)
+    assert len(list(tmp_path.rglob("*.png"))) == 1

@@ -74,8 +74,11 @@ def test_api_smoke(tmp_path: Path) -> None:
 def test_trace_smoke(tmp_path: Path) -> None:
     doc = smoke("trace", tmp_path)
     if doc["status"] == "ok":
-        assert doc["settings"]["events_stored"] == 100
+        assert doc["settings"]["events_stored"] == 2000
+        probes = next(t for t in doc["tables"] if t["title"].startswith("Lookup time"))
+        assert [r["events"] for r in probes["rows"]] == [1000, 2000]
         assert all(r["errors"] == 0 for r in doc["tables"][-1]["rows"])
+        assert "bulk copies that did not verify" not in " ".join(doc["notes"])
 
 
 @pytest.mark.slow

@@ -178,3 +178,39 @@ def test_pixel_forecasts_do_not_extrapolate_beyond_recorded_yields() -> None:
     pred, lo, hi = predict_pixels(model, {"ndvi_integral": np.array([[40.0, 3000.0]])}, "potato", lead="end")
     assert 10 < float(pred[0, 0]) < 22  # 0.4 * 40 = 16 t/ha by construction
     assert float(pred[0, 1]) <= 1.5 * best + 1e-3
+
+
+def _canopy_table(seed: int = 5, n_fields: int = 40, seasons=range(2018, 2024)) -> pd.DataFrame:
+    """Yield follows the field's NDVI peak; ``season_noise`` is one random value per season, unrelated to yield."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for season in seasons:
+        noise = rng.normal(0, 1)
+        weather = rng.normal(0, 1)  # the season's weather, seen by the canopy only
+        for i in range(n_fields):
+            peak = 0.6 + 0.05 * weather + 0.08 * rng.uniform(-1, 1)
+            rows.append({"field_id": f"F{i}", "season": season, "crop": "maize", "cooperative_id": f"C{i % 4}",
+                         "ndvi_peak": peak, "season_noise": noise + rng.normal(0, 0.01),
+                         "yield_t_ha": 10.0 * peak * np.exp(rng.normal(0, 0.03))})
+    return pd.DataFrame(rows)
+
+
+def test_season_wide_feature_without_signal_is_left_out_and_one_with_signal_kept(tables):
+    noisy = fit_yield_model({"end": _canopy_table()}, ["ndvi_peak", "season_noise"],
+                            season_features=["season_noise"])
+    assert "all" not in noisy.leads["end"].models["maize"].structure  # neither ridge(all) nor boosting(all)
+    # in the conftest table the season's rain drives the yield: a structure with precip_mm wins
+    rainy = fit_yield_model({"end": tables["end"]}, YIELD_FEATURES["end"], season_features=["precip_mm"])
+    assert "all" in rainy.leads["end"].models["potato"].structure
+
+
+def test_held_out_season_takes_no_part_in_its_own_forecast():
+    """Nested CV: changing the held-out season's yields must not change its forecasts or intervals."""
+    table = _canopy_table(n_fields=16, seasons=range(2019, 2023))
+    changed = table.copy()
+    changed.loc[changed["season"] == 2022, "yield_t_ha"] *= 3.0
+    cols = ["predicted", "lo", "hi", "structure"]
+    a = evaluate({"end": table}, ["ndvi_peak"], schemes=["leave_one_season_out"])
+    b = evaluate({"end": changed}, ["ndvi_peak"], schemes=["leave_one_season_out"])
+    pd.testing.assert_frame_equal(a.loc[a["season"] == 2022, cols], b.loc[b["season"] == 2022, cols])
+    assert not np.allclose(a.loc[a["season"] == 2021, "predicted"], b.loc[b["season"] == 2021, "predicted"])

@@ -167,12 +167,18 @@ def test_tmax_history_of_a_batch_is_its_columns_of_the_whole() -> None:
     grid = _weather_grid(years=4)
     ids = ["A", "B", "C"]
     weather = fieldweather.FieldWeather.from_grid(grid, [104.55, 104.6, 104.65], [35.65, 35.6, 35.55], ids)
-    lo = pd.Series(pd.to_datetime(["2003-04-01", "2003-05-01", "2003-04-15"]), index=pd.Index(ids, name="field_id"))
+    # A is a winter crop sown in December of the year before
+    lo = pd.Series(pd.to_datetime(["2002-12-15", "2003-05-01", "2003-04-15"]), index=pd.Index(ids, name="field_id"))
     hi = pd.Series(pd.to_datetime(["2003-07-31", "2003-08-31", "2003-06-30"]), index=lo.index)
     fw = weather.at(ids)
     whole = fieldfeatures.tmax_history(fw, lo, hi, 2003, [2000, 2001, 2002, 2003])
-    part = fieldfeatures.tmax_history(weather.at(["B"]), lo, hi, 2003, [2000, 2001, 2002, 2003], ids=["B"])
+    part = fieldfeatures.tmax_history(weather.at(["B"]), lo.loc[["B"]], hi.loc[["B"]], 2003,
+                                      [2000, 2001, 2002, 2003], span=(lo.min(), hi.max()))
     pd.testing.assert_frame_equal(part, whole[["B"]])
-    # by hand: field A, 2001: mean Tmax of 1 April - 31 July 2001 in degC
-    expected = fw["tasmax"].sel(field="A", time=slice("2001-04-01", "2001-07-31")).mean() - 273.15
+    # alone, B's window would fit in 2000 too; A's (from December 1999) does not, so no field uses 2000
+    assert list(whole.index) == [2001, 2002]
+    assert list(fieldfeatures.tmax_history(weather.at(["B"]), lo.loc[["B"]], hi.loc[["B"]], 2003,
+                                           [2000, 2001, 2002, 2003]).index) == [2000, 2001, 2002]
+    # by hand: field A, 2001: mean Tmax of 15 December 2000 - 31 July 2001 in degC
+    expected = fw["tasmax"].sel(field="A", time=slice("2000-12-15", "2001-07-31")).mean() - 273.15
     assert whole.loc[2001, "A"] == pytest.approx(float(expected))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
@@ -32,12 +33,12 @@ TABLES = (
 )
 
 
-def _captured_sql(store: TraceStore, call) -> list[tuple[str, tuple]]:
-    """Every (SQL, parameters) the read engine executes during ``call()``."""
-    seen: list[tuple[str, tuple]] = []
+def _captured_sql(store: TraceStore, call) -> list[tuple[str, Any]]:
+    """Every (SQL, DB-API parameters) the read engine executes during ``call()``."""
+    seen: list[tuple[str, Any]] = []
 
     def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
-        seen.append((statement, tuple(parameters or ())))
+        seen.append((statement, parameters))
 
     event.listen(store._read_engine, "before_cursor_execute", capture)
     try:

@@ -21,7 +21,7 @@ from webapi.blueprints.trace import client_id
 from webapi.trace_adapter import register_gs1_converter, season_summary_provider
 
 bp = Blueprint("resolver", __name__)
-bp.record_once(register_gs1_converter)  # before the routes below use <gs1:lot>
+bp.record_once(register_gs1_converter)  # before the routes below use <dlvalue:lot>
 
 GS1_VOC = "https://gs1.org/voc/"
 LINKSET_TYPE = "application/linkset+json"
@@ -55,7 +55,7 @@ def _wants(media_type: str) -> bool:
     return best == media_type and request.accept_mimetypes[media_type] > request.accept_mimetypes["text/html"]
 
 
-@bp.get("/01/<gtin>/10/<gs1:lot>")
+@bp.get("/01/<gtin>/10/<dlvalue:lot>")
 def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
     """Resolve a GS1 Digital Link of a lot.
     ---

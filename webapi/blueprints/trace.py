@@ -15,7 +15,7 @@ from webapi.errors import BadRequestError, UnauthorizedError, WebApiError
 from webapi.trace_adapter import register_gs1_converter
 
 bp = Blueprint("trace", __name__, url_prefix="/api/v1/trace")
-bp.record_once(register_gs1_converter)  # before the routes below use <gs1:lot>
+bp.record_once(register_gs1_converter)  # before the routes below use <dlvalue:lot>
 
 #: Deepest JSON nesting accepted in a request body (an EPCIS event nests about 6 levels).
 MAX_JSON_DEPTH = 32
@@ -164,7 +164,7 @@ def post_events() -> ResponseReturnValue:
     return jsonify(body), 201 if created else 200
 
 
-@bp.get("/lots/<gs1:lot>")
+@bp.get("/lots/<dlvalue:lot>")
 def export_lot(lot: str) -> ResponseReturnValue:
     """A lot's history as an EPCIS 2.0 JSON-LD document.
     ---
@@ -193,7 +193,7 @@ def export_lot(lot: str) -> ResponseReturnValue:
     return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/ld+json")
 
 
-@bp.get("/lots/<gs1:lot>/verify")
+@bp.get("/lots/<dlvalue:lot>/verify")
 def verify_lot(lot: str) -> ResponseReturnValue:
     """Verify a lot's signatures, hash chain and Merkle log inclusion.
     ---
@@ -221,7 +221,7 @@ def verify_lot(lot: str) -> ResponseReturnValue:
     return jsonify(ctx().get_trace_store().verify_lot(gtin, number).as_dict())
 
 
-@bp.get("/lots/<gs1:lot>/certificate")
+@bp.get("/lots/<dlvalue:lot>/certificate")
 def lot_certificate(lot: str) -> ResponseReturnValue:
     """The lot's certificate of commitment to standards (承诺达标合格证).
     ---

@@ -11,8 +11,12 @@ Risk thresholds per hazard (risk >= threshold gives the level), anchored on each
   onset, 1.0 at its severe-kill (severe-heat) temperature (see :mod:`models.risk.frost`).
 * waterlogging: 0.20 / 0.40 / 0.55 / 0.70 — 0.20 is a 50 mm rainstorm (暴雨) on free-draining
   ground, 0.40 the same rain on flat low ground, 0.70 a 100 mm heavy rainstorm (大暴雨) there.
-* drought: 0.15 / 0.30 / 0.50 / 0.70 — at full stage weight these are SPI of about -0.7, -0.95,
-  -1.25, -1.55 (GB/T 20481-2017 light / moderate / severe bands).
+* drought: 0.15 / 1/3 / 2/3 / 1.0 — the GB/T 20481-2017 (气象干旱等级) SPI bands on the dryness
+  scale of :mod:`models.risk.drought` (``(-0.5 - SPI)/1.5``) at full stage weight: yellow at
+  moderate drought (SPI <= -1.0), orange at severe (<= -1.5, the CMA orange drought signal is
+  重旱), red at extreme (<= -2.0, CMA red = 特旱, with VHI at its extreme too, as dryness averages
+  both); blue from SPI about -0.72, inside the light band (-1.0, -0.5]. (Earlier thresholds
+  0.30 / 0.50 / 0.70 raised orange and red one band too early: SPI -1.25 and -1.55.)
 * pest: 0.25 / 0.50 / 0.75 / 0.95 — fraction of a generation completed under a trap catch at
   the action threshold.
 * disease: 0.40 / 0.60 / 0.75 / 0.90 — 0.75 is a Hutton period (the UK AHDB warning), 0.60 a
@@ -45,7 +49,7 @@ THRESHOLDS: dict[str, tuple[float, float, float, float]] = {
     "frost": (0.25, 0.45, 0.65, 0.85),
     "heat": (0.25, 0.45, 0.65, 0.85),
     "waterlogging": (0.20, 0.40, 0.55, 0.70),
-    "drought": (0.15, 0.30, 0.50, 0.70),
+    "drought": (0.15, 1.0 / 3.0, 2.0 / 3.0, 1.0 - 1e-9),  # GB/T 20481-2017 SPI bands, see above
     "pest": (0.25, 0.50, 0.75, 0.95),
     "disease": (0.40, 0.60, 0.75, 0.90),
 }

@@ -19,7 +19,8 @@
 * Prediction intervals: CV+ / split-conformal (Lei et al. 2018, *JASA* 113:1094; Barber et al.
   2021, *Ann. Statist.* 49:486) on the scale-free score ``|log y - log ŷ|`` of the chosen
   structure, out of fold with the same groups (seasons), per crop, so the interval is
-  ``ŷ·exp(±q)`` and its width reflects season-to-season error, not within-season noise.
+  ``ŷ·exp(±q)`` and its width reflects season-to-season error, not within-season noise; the
+  season-wide part of each residual is widened for a new season (:func:`clustered_scores`).
 * Evaluation (:func:`evaluate`): leave-one-season-out and leave-cooperative-out CV; per crop
   and lead time n, MAPE, RMSE, R², year-to-year anomaly skill, interval coverage, against two
   baselines: the field's mean yield in its other seasons, and a per-crop linear model on the
@@ -250,6 +251,29 @@ def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     return float(s[k - 1])
 
 
+def clustered_scores(residuals: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Conformal scores ``|r|`` of signed out-of-fold residuals ``r`` whose errors cluster by group.
+
+    Errors of one season share a season-wide part (a drought all fields felt): ``r = b_g + e``.
+    The spread of ``b`` seen in ``G`` calibration groups understates the part of a *new* group:
+    in the one-way random-effects model the prediction variance of a new group's effect is
+    ``σ_b² (1 + 1/G)`` and the unbiased estimate of ``σ_b²`` divides by ``G - 1`` (e.g. Searle,
+    Casella & McCulloch 1992, *Variance Components*, ch. 3). So each group's mean residual is
+    scaled by ``sqrt((G + 1)/(G - 1))`` before the scores are formed:
+    ``|(r - b̂_g) + sqrt((G + 1)/(G - 1))·b̂_g|`` (1.29 for 4 seasons, close to 1 for many groups).
+    """
+    r = np.asarray(residuals, dtype="float64")
+    g = np.asarray(groups)
+    labels, index = np.unique(g, return_inverse=True)
+    if labels.size < 2:
+        return np.abs(r)
+    sums = np.bincount(index, weights=np.nan_to_num(r), minlength=labels.size)
+    counts = np.bincount(index, weights=np.isfinite(r).astype("float64"), minlength=labels.size)
+    mean = (sums / np.maximum(counts, 1.0))[index]
+    inflate = math.sqrt((labels.size + 1) / (labels.size - 1))
+    return np.abs(r - mean + inflate * mean)
+
+
 def _calibration_groups(table: pd.DataFrame, preferred: str) -> np.ndarray:
     """Groups of the inner CV: ``preferred`` (seasons) when it has two or more values, else
     seasons, cooperatives, fields, so out-of-fold residuals always come from unseen groups."""
@@ -286,7 +310,7 @@ def _fit_crop(table: pd.DataFrame, features: Sequence[str], sets: Mapping[str, l
     best = min(STRUCTURES, key=lambda s: mape[s.name])  # ties: the more constrained structure (listed first)
     with threadpool_limits(THREADS, user_api="openmp"):
         est = _estimator(best, sets, params).fit(x, y)
-    q = conformal_quantile(np.abs(y - oof[best.name]), coverage)
+    q = conformal_quantile(clustered_scores(y - oof[best.name], groups), coverage)
     return CropModel(best.name, est, q, len(table), {k: round(v, 2) for k, v in mape.items()})
 
 
@@ -572,7 +596,8 @@ def model_card(model: YieldModel, metrics: pd.DataFrame | None = None) -> dict[s
                   "in log(yield); the structure chosen by leave-one-season-out CV inside the training data"),
         "structures": [{"name": s.name, "linear": s.linear, "boosted": s.boosted} for s in STRUCTURES],
         "target": f"{model.target} (fresh tubers for potato, grain at 13 % moisture for cereals)",
-        "interval": {"method": "CV+ split conformal on |log y - log ŷ| per crop, seasons as groups",
+        "interval": {"method": ("CV+ split conformal on |log y - log ŷ| per crop, seasons as groups, group mean "
+                               "residuals scaled by sqrt((G+1)/(G-1))"),
                      "nominal_coverage": model.coverage},
         "leads": {lead: {"features": lm.features, "crops": lm.crops, "n_train": lm.n_train,
                          "per_crop": {c: {"structure": cm.structure, "n_train": cm.n_train,

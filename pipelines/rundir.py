@@ -31,7 +31,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from geodata.errors import OutputError
@@ -126,7 +126,8 @@ def exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
-def _renameat2():  # type: ignore[no-untyped-def]
+def _renameat2() -> Callable[..., int] | None:
+    """glibc's ``renameat2`` (None where libc lacks it)."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name, use_errno=True)

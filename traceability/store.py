@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from traceability import lot_chain, merkle, signing
@@ -79,6 +79,10 @@ GENESIS = "0" * 64
 #: Longest accepted eventID (the column holds 300 characters, corrections add a suffix).
 MAX_EVENT_ID = 280
 NONGSHU = builders.NONGSHU_NS
+
+
+_FIND_LOT = select(Lot.gtin, Lot.lot).where(Lot.lot == bindparam("lot"))
+_FIND_LOT_OF_GTIN = _FIND_LOT.where(Lot.gtin == bindparam("gtin"))
 
 
 def _now() -> datetime:
@@ -1074,11 +1078,13 @@ class TraceStore:
     # ------------------------------------------------------------------ reads
     def find_lot(self, lot: str, gtin: str | None = None) -> tuple[str, str]:
         """``(gtin, lot)`` of a lot number, optionally with its GTIN; refuses ambiguous numbers."""
-        with self._read() as s:
-            query = select(Lot.gtin, Lot.lot).where(Lot.lot == lot)
+        with self._read_engine.connect() as conn:  # Core, pre-built statements: a hot path
             if gtin:
-                query = query.where(Lot.gtin == normalise_gtin(gtin))
-            rows = s.execute(query).all()
+                rows = conn.execute(
+                    _FIND_LOT_OF_GTIN, {"lot": lot, "gtin": normalise_gtin(gtin)}
+                ).all()
+            else:
+                rows = conn.execute(_FIND_LOT, {"lot": lot}).all()
         if not rows:
             raise UnknownLotError(
                 "unknown lot", field="lot", got=lot if not gtin else f"{gtin}/{lot}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LOTS, REPO, Server, day_time, child_env, nongshu_serve, request, seed_custody
+from .conftest import LOTS, REPO, Server, child_env, day_time, nongshu_serve, request, seed_custody
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from .conftest import FAULTS, LOTS, REPO, SEASON, Server, child_env, free_port, request, seed_custody
+from .conftest import (
+    FAULTS,
+    LOTS,
+    REPO,
+    SEASON,
+    Server,
+    child_env,
+    free_port,
+    request,
+    seed_custody,
+)
 
 pytestmark = pytest.mark.slow
 

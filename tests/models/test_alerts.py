@@ -81,3 +81,12 @@ def test_build_alerts_names_missing_columns_and_bad_hazard():
         build_alerts(pd.DataFrame({"target_id": ["a"], "hazard": ["frost"]}), 2025, "a", "b")
     with pytest.raises(ModelInputError, match="hazard"):
         build_alerts(pd.DataFrame({"target_id": ["a"], "hazard": ["hail"], "risk": [0.9]}), 2025, "a", "b")
+
+
+def test_drought_levels_follow_gb_t_20481_spi_bands():
+    from models.risk.drought import spi_dryness
+
+    # SPI at full stage weight: -0.9 light (blue), -1.2 moderate (yellow), -1.6 severe (orange),
+    # -2.0 extreme (red); dryness = (-0.5 - SPI) / 1.5 = 0.267, 0.467, 0.733, 1.0
+    spi = np.array([-0.4, -0.9, -1.2, -1.6, -2.0, -2.5])
+    assert risk_to_level(spi_dryness(spi), "drought").tolist() == [0, 1, 2, 3, 4, 4]

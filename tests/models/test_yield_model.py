@@ -214,3 +214,14 @@ def test_held_out_season_takes_no_part_in_its_own_forecast():
     b = evaluate({"end": changed}, ["ndvi_peak"], schemes=["leave_one_season_out"])
     pd.testing.assert_frame_equal(a.loc[a["season"] == 2022, cols], b.loc[b["season"] == 2022, cols])
     assert not np.allclose(a.loc[a["season"] == 2021, "predicted"], b.loc[b["season"] == 2021, "predicted"])
+
+
+def test_clustered_scores_widen_the_group_part_by_hand():
+    from models.yield_model import clustered_scores
+
+    # group A residuals 0.1, 0.3 (mean 0.2), group B -0.2, -0.2 (mean -0.2); G = 2 -> factor sqrt(3)
+    r = np.array([0.1, 0.3, -0.2, -0.2])
+    s = clustered_scores(r, np.array(["A", "A", "B", "B"]))
+    k = np.sqrt(3.0)
+    np.testing.assert_allclose(s, [abs(-0.1 + 0.2 * k), abs(0.1 + 0.2 * k), 0.2 * k, 0.2 * k])
+    np.testing.assert_allclose(clustered_scores(r, np.zeros(4)), np.abs(r))  # one group: plain |r|

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from cachetools import LRUCache
+from flask import Response
 from shapely.geometry import box, mapping
 
 from webapi.errors import BadRequestError
@@ -203,3 +204,16 @@ class BodyCache:
     def put(self, etag: str, plain: bytes) -> None:
         with self._lock:
             self._bodies[etag] = (plain, None)
+
+
+def etag_response(body: bytes, etag: str, *, mimetype: str, status: int = 200, gzipped: bool = False) -> Response:
+    """A cached body with its ETag, revalidated on every use (``Cache-Control: public, no-cache``: ``latest``
+    may move to a new run), ``Vary: Accept-Encoding`` and ``Content-Encoding: gzip`` when ``body`` is packed."""
+    response = Response(body, status=status, mimetype=mimetype)
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.no_cache = True
+    response.vary.add("Accept-Encoding")
+    if gzipped and status == 200:
+        response.headers["Content-Encoding"] = "gzip"
+    return response

@@ -110,3 +110,30 @@ def test_atom_feed_links_each_cap_alert(client):
     assert link.get("type") == "application/cap+xml"
     path = link.get("href").replace("http://localhost", "")
     assert client.get(path).status_code == 200
+
+
+def test_alert_list_revalidates_with_etag_and_follows_a_rewritten_file(tmp_path):
+    """A repeated request with the ETag gets 304 and no body; rewriting alerts.json changes the answer."""
+    import json
+
+    from webdata import make_run  # type: ignore[import-not-found]
+
+    from nongshu.settings import Settings
+    from webapi import create_app
+
+    run_dir = make_run(tmp_path / "outputs")
+    client = create_app(Settings.from_env({"NONGSHU_DATA_DIR": str(tmp_path)})).test_client()
+    first = client.get("/api/v1/alerts", headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and first.headers["Content-Encoding"] == "gzip" and first.headers["ETag"]
+    assert "Accept-Encoding" in first.headers["Vary"]
+    again = client.get("/api/v1/alerts", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    filtered = client.get("/api/v1/alerts?level=red")
+    assert filtered.headers["ETag"] != first.headers["ETag"] and filtered.get_json()["count"] == 1
+
+    doc = json.loads((run_dir / "alerts.json").read_text())
+    doc["alerts"] = [a for a in doc["alerts"] if a["level"] != 4]
+    (run_dir / "alerts.json").write_text(json.dumps(doc, indent=2))
+    changed = client.get("/api/v1/alerts", headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200 and changed.get_json()["count"] == 2
+    assert [a["level"] for a in changed.get_json()["alerts"]] == [2, 1]

@@ -18,7 +18,7 @@ from webapi.app import ctx
 from webapi.blueprints.api import current_run
 from webapi.cap import CAP_MEDIA_TYPE, build_atom, build_cap
 from webapi.errors import BadRequestError, NotFoundError
-from webapi.fields_query import parse_level
+from webapi.fields_query import BodyCache, collection_etag, etag_response, parse_level
 from webapi.layers import HAZARDS
 from webapi.runs import Run
 
@@ -106,16 +106,42 @@ def list_alerts() -> ResponseReturnValue:
           content:
             application/json:
               schema: {$ref: '#/components/schemas/AlertList'}
+        304:
+          description: Not modified (If-None-Match matched the ETag)
         400:
           $ref: '#/components/responses/Problem'
         404:
           $ref: '#/components/responses/Problem'
     """
     run = current_run()
-    doc = ctx().runs.alerts(run)
-    alerts = filtered_alerts(run)
-    return jsonify(run=run.name, season=run.season, valid_from=doc.get("valid_from"), valid_to=doc.get("valid_to"),
-                   count=len(alerts), alerts=alerts)
+    etag = collection_etag(alerts_version(run), request.url)
+    if etag in request.if_none_match:
+        return etag_response(b"", etag, mimetype="application/json", status=304)
+    gzipped = "gzip" in request.accept_encodings
+    body = _BODIES.get(etag, gzipped=gzipped)
+    if body is None:
+        doc = ctx().runs.alerts(run)
+        alerts = filtered_alerts(run)
+        listing = jsonify(run=run.name, season=run.season, valid_from=doc.get("valid_from"), valid_to=doc.get("valid_to"),
+                          count=len(alerts), alerts=alerts)
+        _BODIES.put(etag, listing.get_data())
+        body = _BODIES.get(etag, gzipped=gzipped)
+        assert body is not None
+    return etag_response(body, etag, mimetype="application/json", gzipped=gzipped)
+
+
+#: Recent alert listings by ETag (plain and gzip), per worker: a county's list is requested far more often than it changes.
+_BODIES = BodyCache()
+
+
+def alerts_version(run: Run) -> tuple[str, int, int]:
+    """Identity of the run's ``alerts.json``: path, modification time (ns) and size (zeros when absent)."""
+    path = run.path / "alerts.json"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return str(path), 0, 0
+    return str(path), stat.st_mtime_ns, stat.st_size
 
 
 @bp.get("/alerts.cap")

@@ -14,6 +14,7 @@ from webapi.fields_query import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     BodyCache,
+    etag_response,
     collection_etag,
     collection_json,
     encoded_features,
@@ -149,7 +150,7 @@ def list_fields() -> ResponseReturnValue:
     etag = collection_etag(version, request.url)
     gzipped = "gzip" in request.accept_encodings
     if etag in request.if_none_match:
-        return _geojson_response(b"", etag, status=304)
+        return etag_response(b"", etag, mimetype="application/geo+json", status=304)
     body = _BODIES.get(etag, gzipped=gzipped)
     if body is None:
         matched = filter_fields(
@@ -176,7 +177,7 @@ def list_fields() -> ResponseReturnValue:
         _BODIES.put(etag, collection_json(head, features).encode("utf-8"))
         body = _BODIES.get(etag, gzipped=gzipped)
         assert body is not None
-    return _geojson_response(body, etag, gzipped=gzipped)
+    return etag_response(body, etag, mimetype="application/geo+json", gzipped=gzipped)
 
 
 #: Recent /fields bodies by ETag (plain and gzip), per worker.
@@ -187,18 +188,6 @@ def fields_version(run: Run) -> tuple[str, int, int]:
     """Identity of the run's field table: path, modification time (ns) and size of ``fields.parquet``."""
     stat = (run.path / "fields.parquet").stat()
     return str(run.path / "fields.parquet"), stat.st_mtime_ns, stat.st_size
-
-
-def _geojson_response(body: bytes, etag: str, *, status: int = 200, gzipped: bool = False) -> Response:
-    """GeoJSON with its ETag; revalidated on every use (``no-cache``) since ``latest`` may move."""
-    response = Response(body, status=status, mimetype="application/geo+json")
-    response.set_etag(etag)
-    response.cache_control.public = True
-    response.cache_control.no_cache = True
-    response.vary.add("Accept-Encoding")
-    if gzipped and status == 200:
-        response.headers["Content-Encoding"] = "gzip"
-    return response
 
 
 @bp.get("/fields/<field_id>")

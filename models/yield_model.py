@@ -486,11 +486,12 @@ def _cv_predictions(table: pd.DataFrame, lead: str, features: Sequence[str], sch
         if seen.any():
             logp[seen], q[seen] = _predict_log(lm, test[seen])
         crops = test["crop"].astype(str)
+        chosen = {c: m.structure for c, m in lm.models.items()}
         rows.append(pd.DataFrame({
             "scheme": scheme, "lead": lead, "fold": g,
             "field_id": test["field_id"].to_numpy(), "season": test["season"].to_numpy(),
             "crop": crops.to_numpy(),
-            "structure": crops.map(lambda c: lm.models[c].structure if c in lm.models else None).to_numpy(),
+            "structure": crops.map(chosen).to_numpy(),
             "observed": test[TARGET].to_numpy(dtype="float64"),
             "predicted": np.exp(logp), "lo": np.exp(logp - q), "hi": np.exp(logp + q),
             "baseline_field_mean": _field_mean_baseline(table, test_idx, train_idx),

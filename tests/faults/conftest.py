@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,7 +25,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FAULTS = Path(__file__).resolve().parent
-DEFAULT_PG = "postgresql+psycopg://nongshu@127.0.0.1:55432/nongshu_test"
 
 
 def free_port() -> int:
@@ -171,55 +169,6 @@ def seed_custody(url: str) -> dict[str, str]:
         key = store.issue_api_key(proc_gln, label="crash test")
     return {"key": key, "gtin": gtin, "plant": plant}
 
-
-
-_PROBE: dict[str, str | None] = {}
-
-
-def postgres_url() -> str:
-    """The test server's URL; skip (fail under CI=true) when it does not answer."""
-    from sqlalchemy import create_engine, text
-
-    url = os.environ.get("NONGSHU_TEST_POSTGRES_URL", DEFAULT_PG)
-    if url not in _PROBE:
-        try:
-            engine = create_engine(url, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            engine.dispose()
-            _PROBE[url] = None
-        except Exception as err:  # any driver or connection failure means "no server"
-            _PROBE[url] = f"{type(err).__name__}: {err}".splitlines()[0]
-    problem = _PROBE[url]
-    if problem is not None:
-        message = f"PostgreSQL not reachable at {url} (start it with scripts/postgres.sh): {problem}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def trace_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty trace database: a new SQLite file or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'trace.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = postgres_url()
-    schema = f"f_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 SEASON = 2026

@@ -7,71 +7,25 @@ except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from traceability.epcis import builders
 from traceability.errors import PermissionDeniedError
 from traceability.gs1 import location_uri, with_check_digit
 from traceability.store import Principal, TraceStore
 
-DEFAULT_PG = "postgresql+psycopg://nongshu@127.0.0.1:55432/nongshu_test"
 CST = timezone(timedelta(hours=8))
 
 
-_PROBE: dict[str, str | None] = {}
-
-
-def _postgres_url() -> str:
-    """The test server's URL; skip (fail under CI=true) when it does not answer. Probed once per session."""
-    url = os.environ.get("NONGSHU_TEST_POSTGRES_URL", DEFAULT_PG)
-    if url not in _PROBE:
-        try:
-            engine = create_engine(url, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            engine.dispose()
-            _PROBE[url] = None
-        except Exception as err:  # any driver or connection failure means "no server"
-            _PROBE[url] = f"{type(err).__name__}: {err}".splitlines()[0]
-    problem = _PROBE[url]
-    if problem is not None:
-        message = (
-            f"PostgreSQL not reachable at {url} (start it with scripts/postgres.sh): {problem}"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL for an empty store: a new SQLite file or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'trace.db'}"
-        return
-    base = _postgres_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture()
+def store_url(trace_db_url: str) -> str:
+    """A database URL for an empty store (the shared ``trace_db_url``: SQLite and PostgreSQL)."""
+    return trace_db_url
 
 
 @pytest.fixture()

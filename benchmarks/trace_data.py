@@ -10,12 +10,9 @@ size reached is what the benchmark reports.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 EVENTS_PER_LOT = 5
@@ -184,81 +181,3 @@ def probe_url(url: str, lots: int) -> dict[str, float]:
     lot_chain.clear_caches()
     with TraceStore.open(url) as store:
         return probe_lookup(store, store.find_lot(lot_code(0))[0], lots)
-
-
-def fill_store(
-    url: str,
-    target_events: int,
-    *,
-    budget_seconds: float,
-    batch_lots: int | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Record lots until ``target_events`` or the time budget; returns what was reached and how fast."""
-    from traceability.epcis import builders as b
-    from traceability.store import TraceStore
-
-    store = TraceStore.open(url)
-    try:
-        parties = setup_parties(store)
-        start = time.perf_counter()
-        lots = 0
-        rates: list[tuple[int, float]] = []
-        probes: list[dict[str, float]] = []
-        total_lots = max(1, target_events // EVENTS_PER_LOT)
-        batch_lots = batch_lots or max(1, min(50, total_lots // 8))
-        next_probe = max(batch_lots * EVENTS_PER_LOT, min(250, target_events // 4))
-        while (
-            lots * EVENTS_PER_LOT < target_events and time.perf_counter() - start < budget_seconds
-        ):
-            n = min(
-                batch_lots,
-                (target_events - lots * EVENTS_PER_LOT + EVENTS_PER_LOT - 1) // EVENTS_PER_LOT,
-            )
-            by_principal: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
-            t0 = time.perf_counter()
-            # one document per step so each organisation uploads its own events, in chain order
-            for step in range(EVENTS_PER_LOT):
-                for i in range(lots, lots + n):
-                    principal, event = lot_documents(parties, i)[step]
-                    by_principal.setdefault(f"{step}", (principal, []))[1].append(event)
-            for principal, events in by_principal.values():
-                store.import_document(principal, b.document(events), max_bytes=2**31)
-            lots += n
-            rates.append((lots * EVENTS_PER_LOT, n * EVENTS_PER_LOT / (time.perf_counter() - t0)))
-            if on_progress is not None:
-                on_progress(lots * EVENTS_PER_LOT)
-            if lots * EVENTS_PER_LOT >= next_probe:
-                probes.append(probe_lookup(store, parties.gtin, lots))
-                next_probe *= 2
-        return {
-            "events": lots * EVENTS_PER_LOT,
-            "lots": lots,
-            "seconds": time.perf_counter() - start,
-            "gtin": parties.gtin,
-            "events_per_s_first_batch": rates[0][1] if rates else None,
-            "events_per_s_last_batch": rates[-1][1] if rates else None,
-            "lookup_probes": probes,
-        }
-    finally:
-        store.close()
-
-
-def cached_store(
-    work: Path,
-    target_events: int,
-    budget_seconds: float,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """A SQLite store filled towards ``target_events``, reused from an earlier run when it matches."""
-    db = work / f"trace-{target_events}.db"
-    meta_path = work / f"trace-{target_events}.json"
-    url = f"sqlite:///{db.resolve()}"
-    if db.exists() and meta_path.exists():
-        return url, json.loads(meta_path.read_text())
-    for stale in (db, meta_path, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        stale.unlink(missing_ok=True)
-    meta = fill_store(url, target_events, budget_seconds=budget_seconds, on_progress=on_progress)
-    meta["target_events"] = target_events
-    meta_path.write_text(json.dumps(meta, indent=2))
-    return url, meta

@@ -1,11 +1,10 @@
-"""Fill a trace store with realistic lots through the product's own API (so every lot verifies).
+"""The realistic lots of the trace benchmark and the probes of its lookups.
 
-Each lot gets the five events of a short chain: harvest by the cooperative at
-its field, a residue inspection, shipping to a retailer, receiving, retail sale
-— recorded with :meth:`traceability.store.TraceStore.import_document` in
-batches (one transaction per batch), exactly as a partner's upload would be.
-Filling stops at ``target_events`` or when ``budget_seconds`` run out; the
-size reached is what the benchmark reports.
+Each lot gets the five events of a short chain (:func:`lot_documents`): harvest
+by the cooperative at its field, a residue inspection, shipping to a retailer,
+receiving, retail sale, recorded by the parties of :func:`setup_parties`.
+:mod:`benchmarks.trace_bulk` copies them in bulk into a store of 1,000,000
+events; :func:`probe_url` times lot lookups on a store.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ that models need per field is then derived from these tables by
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ from geodata.readers import read_dem, read_sentinel2, read_weather
 from geodata.readers.imagery import Scene, load_items, select_scenes
 from geodata.readers.raster import check_raster
 from pipelines import (
-    blockwrite,
     calendar,
     chunking,
     fieldfeatures,
@@ -75,14 +75,36 @@ def imagery_chunk_px(scenes: list[Scene], n_variables: int) -> int:
     return chunking.spatial_chunk_px(max(len(days), 1), n_variables)
 
 
-def field_ndvi_observations(
+def persist(client: Client, array: da.Array | None) -> da.Array | None:
+    """``array`` computed into the cluster's memory (same chunks), returned at once as a dask array on futures."""
+    return None if array is None else client.persist(array)
+
+
+@dataclass
+class PendingObservations:
+    """Per-field NDVI means being computed on the cluster; :meth:`result` waits for the table."""
+
+    future: Any  # distributed.Future of the (dates, fields) array, or None when there is no acquisition
+    dates: pd.DatetimeIndex
+    field_ids: list[Any]
+
+    def result(self) -> pd.DataFrame:
+        if self.future is None:
+            return pd.DataFrame(columns=self.field_ids, index=pd.DatetimeIndex([], name="date"), dtype="float64")
+        values = self.future.result()
+        self.future.release()
+        return pd.DataFrame(values, index=pd.Index(self.dates, name="date"), columns=self.field_ids)
+
+
+def submit_ndvi_observations(
     client: Client, inputs: RegionInputs, grid: Any, geoms: gpd.GeoSeries, start: dt.date, end: dt.date
-) -> pd.DataFrame:
-    """Mean observed (cloud-masked) NDVI of each field on each acquisition date in ``[start, end]``."""
+) -> PendingObservations:
+    """Start computing the mean observed (cloud-masked) NDVI of each field on each acquisition date in
+    ``[start, end]`` on the cluster; return at once."""
     scenes = select_scenes(load_items(inputs.items_path), start, end)
     field_ids = list(geoms.index)
     if not scenes:
-        return pd.DataFrame(columns=field_ids, index=pd.DatetimeIndex([], name="date"), dtype="float64")
+        return PendingObservations(None, pd.DatetimeIndex([], name="date"), field_ids)
     # B04, B08, SCL and NDVI per date in a task
     chunks = imagery_chunk_px(scenes, n_variables=4)
     ds = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=start, end=end, grid=grid, chunks=chunks)
@@ -90,9 +112,8 @@ def field_ndvi_observations(
     ndvi = xr.apply_ufunc(vegetation.spectral.ndvi, ds["B08"], ds["B04"], dask="parallelized",
                           output_dtypes=["float32"])
     means = fieldseries.field_means(ndvi.data, grid.affine, list(geoms.values))
-    (values,) = blockwrite.compute_on(client, means)
-    dates = pd.DatetimeIndex(ds["time"].values).normalize()
-    return pd.DataFrame(values, index=pd.Index(dates, name="date"), columns=field_ids)
+    (future,) = client.compute([means])
+    return PendingObservations(future, pd.DatetimeIndex(ds["time"].values).normalize(), field_ids)
 
 
 def _record_imagery(inputs: RegionInputs, scenes: list) -> None:
@@ -121,13 +142,21 @@ def _spi_baseline(times: pd.DatetimeIndex, years: list[int]) -> tuple[str, str] 
     return f"{start_year}-01-01", f"{end_year}-12-31"
 
 
-def _terrain_field_means(client: Client, inputs: RegionInputs, grid: Any, geoms: gpd.GeoSeries) -> pd.DataFrame:
-    """Mean slope (deg) and relative elevation (m) of each field."""
+def _submit_terrain_field_means(
+    client: Client, inputs: RegionInputs, grid: Any, geoms: gpd.GeoSeries
+) -> Callable[[], pd.DataFrame]:
+    """Start the mean slope (deg) and relative elevation (m) of each field; the returned call waits for them."""
     layers = terrain_layers(inputs, grid)
     stack = da.stack([layers["slope"].data, layers["rel_elev"].data])
     means = fieldseries.field_means(stack, grid.affine, list(geoms.values))
-    (values,) = blockwrite.compute_on(client, means)
-    return pd.DataFrame(values.T, index=geoms.index, columns=["slope", "rel_elev"])
+    (future,) = client.compute([means])
+
+    def result() -> pd.DataFrame:
+        values = future.result()
+        future.release()
+        return pd.DataFrame(values.T, index=geoms.index, columns=["slope", "rel_elev"])
+
+    return result
 
 
 def terrain_layers(inputs: RegionInputs, grid: Any) -> dict[str, xr.DataArray]:
@@ -148,19 +177,21 @@ def _soil_field_means(inputs: RegionInputs, fields: gpd.GeoDataFrame) -> pd.Data
     from geodata.readers.terrain import SOIL_PROPERTIES
 
     paths = {name: inputs.soil_path(name) for name in SOIL_PROPERTIES}
-    for path in paths.values():
-        check_raster(path)
+    grids = {check_raster(path).geobox for path in paths.values()}
     inputs.use(*paths.values())
     from exactextract import exact_extract
 
     polys = fields[["field_id", "geometry"]].to_crs(4326)
+    # SoilGrids layers share one grid: one pass over all of them (coverage fractions computed once)
+    groups = [list(paths)] if len(grids) == 1 else [[name] for name in paths]
     out = pd.DataFrame(index=pd.Index(fields["field_id"], name="field_id"))
-    for name, path in paths.items():
-        factor = SOIL_PROPERTIES[name][0]
-        table = exact_extract(str(path), polys, [f"{name}=mean"], include_cols=["field_id"], output="pandas")
-        out[name] = table.set_index("field_id")[name] / factor
+    for names in groups:
+        table = exact_extract([str(paths[n]) for n in names], polys, ["mean"], include_cols=["field_id"],
+                              output="pandas", strategy="raster-sequential").set_index("field_id")
+        for name in names:
+            column = f"{paths[name].stem}_mean" if len(names) > 1 else "mean"
+            out[name] = table[column] / SOIL_PROPERTIES[name][0]
     return out
-
 
 
 def features_for(
@@ -282,17 +313,23 @@ def collect(
     lonlat = fields.to_crs(4326).geometry.representative_point()
     field_weather = fieldweather.FieldWeather.from_grid(weather, lonlat.x.values, lonlat.y.values,
                                                         list(fields["field_id"]))
-    seasons: dict[int, SeasonFieldData] = {}
-    for k, year in enumerate(years):
-        s_sow, s_end, s_win = windows[year]
-        obs = field_ndvi_observations(client, inputs, grid, geoms, s_win.start, s_win.valid_to)
-        seasons[year] = SeasonFieldData(year, s_win, s_sow, s_end, obs)
-        if progress is not None:
-            progress("field series", k + 1, len(years))
+    # every season's imagery and the terrain go to the cluster at once; the weather, SPI and soil are
+    # computed on the client meanwhile
+    pending = {
+        year: submit_ndvi_observations(client, inputs, grid, geoms, windows[year][2].start, windows[year][2].valid_to)
+        for year in years
+    }
+    terrain_future = _submit_terrain_field_means(client, inputs, grid, geoms)
     baseline = _spi_baseline(field_weather.time, years)
     spi1 = fieldweather.spi_monthly(field_weather, 1, baseline) if baseline else None
     spi3 = fieldweather.spi_monthly(field_weather, 3, baseline) if baseline else None
+    soil_means = _soil_field_means(inputs, fields)
+    seasons: dict[int, SeasonFieldData] = {}
+    for k, year in enumerate(years):
+        s_sow, s_end, s_win = windows[year]
+        seasons[year] = SeasonFieldData(year, s_win, s_sow, s_end, pending[year].result())
+        if progress is not None:
+            progress("field series", k + 1, len(years))
     return FieldData(
-        inputs, grid, seasons, field_weather.grid, field_weather, spi1, spi3,
-        _terrain_field_means(client, inputs, grid, geoms), _soil_field_means(inputs, fields),
+        inputs, grid, seasons, field_weather.grid, field_weather, spi1, spi3, terrain_future(), soil_means,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import sparse
 
 from models import agroclimate
 from models.crops import get_crop
@@ -41,18 +42,27 @@ def field_batches(ids: Sequence[str], batch: int | None = None) -> list[list[str
 
 @dataclass(frozen=True)
 class FieldWeather:
-    """Daily weather at the fields on demand: the gridded weather (in memory) and each field's lon/lat."""
+    """Daily weather at the fields on demand: the gridded weather (in memory) and each field's lon/lat.
+
+    The interpolation weights of every field (bilinear between the four surrounding cell centres, the
+    nearest cell outside their hull or on a one-row/column grid) are computed once, so the weather of a
+    batch of fields is one sparse matrix product per variable.
+    """
 
     grid: xr.Dataset  # (time, latitude, longitude), loaded
     lon: pd.Series  # degrees east, index field_id
     lat: pd.Series  # degrees north, index field_id
+    weights: sparse.csr_matrix  # (fields, latitude x longitude cells), rows in the order of ``lon``
+    nearest: np.ndarray  # (fields,) flat index of the nearest cell
 
     @classmethod
-    def from_grid(cls, weather: xr.Dataset, lon: Sequence[float], lat: Sequence[float],
+    def from_grid(cls, weather: xr.Dataset, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray,
                   field_ids: Sequence[str]) -> FieldWeather:
         index = pd.Index([str(f) for f in field_ids], name="field_id")
-        return cls(weather.load(), pd.Series(np.asarray(lon, dtype="float64"), index=index),
-                   pd.Series(np.asarray(lat, dtype="float64"), index=index))
+        lon_v, lat_v = np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
+        grid = weather.load()
+        weights, nearest = interpolation_weights(grid["longitude"].values, grid["latitude"].values, lon_v, lat_v)
+        return cls(grid, pd.Series(lon_v, index=index), pd.Series(lat_v, index=index), weights, nearest)
 
     @property
     def ids(self) -> list[str]:
@@ -64,29 +74,80 @@ class FieldWeather:
 
     def at(self, ids: Sequence[str], *, variables: Sequence[str] | None = None,
            start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> xr.Dataset:
-        """:func:`at_fields` for the fields ``ids``, optionally only ``variables`` and days ``start``..``end``."""
+        """Weather at the fields ``ids``: dims ``(time, field)``, optionally only ``variables`` and days ``start``..``end``.
+
+        Variables keep their attributes (units).
+        """
         grid = self.grid if variables is None else self.grid[list(variables)]
         if start is not None or end is not None:
             grid = grid.sel(time=slice(start, end))
         ids = [str(f) for f in ids]
-        return at_fields(grid, self.lon.loc[ids].to_numpy(), self.lat.loc[ids].to_numpy(), ids)
+        rows = self.lon.index.get_indexer(ids)
+        if (rows < 0).any():
+            missing = [f for f, r in zip(ids, rows, strict=True) if r < 0]
+            raise KeyError(f"fields without weather weights: {missing[:5]}")
+        weights, nearest = self.weights[rows], self.nearest[rows]
+        data = {}
+        for name, var in grid.data_vars.items():
+            if set(var.dims) != {"time", "latitude", "longitude"}:
+                continue
+            cells = var.transpose("time", "latitude", "longitude").values.reshape(var.sizes["time"], -1)
+            cells = cells.astype("float64")
+            values = (weights @ cells.T).T  # (time, fields)
+            # a cell centre with no value (e.g. sea) among the four: the nearest cell, as on the grid's edge
+            values = np.where(np.isnan(values), cells[:, nearest], values)
+            data[name] = xr.DataArray(values, dims=("time", "field"), attrs=dict(var.attrs))
+        return xr.Dataset(data, coords={"time": grid["time"].values, "field": ids})
+
+
+def interpolation_weights(
+    lon_axis: np.ndarray, lat_axis: np.ndarray, lon: np.ndarray, lat: np.ndarray
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Bilinear weights of points over the cells of a (latitude, longitude) grid, and each point's nearest cell.
+
+    Cells are numbered in C order of ``(latitude, longitude)``. A point outside the hull of the cell
+    centres, or on a grid of one row or column, takes its nearest cell with weight 1.
+    """
+    n_lon = len(lon_axis)
+    i_lat, j_lat, w_lat, in_lat, near_lat = _axis_weights(np.asarray(lat_axis, dtype="float64"), lat)
+    i_lon, j_lon, w_lon, in_lon, near_lon = _axis_weights(np.asarray(lon_axis, dtype="float64"), lon)
+    nearest = near_lat * n_lon + near_lon
+    bilinear = in_lat & in_lon
+    rows, cols, vals = [], [], []
+    for a, wa in ((i_lat, 1 - w_lat), (j_lat, w_lat)):
+        for b, wb in ((i_lon, 1 - w_lon), (j_lon, w_lon)):
+            rows.append(np.flatnonzero(bilinear))
+            cols.append((a * n_lon + b)[bilinear])
+            vals.append((wa * wb)[bilinear])
+    rows.append(np.flatnonzero(~bilinear))
+    cols.append(nearest[~bilinear])
+    vals.append(np.ones(int((~bilinear).sum())))
+    matrix = sparse.coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(lon), len(lat_axis) * n_lon),
+    ).tocsr()  # duplicate entries (a point on a cell centre) are summed
+    matrix.eliminate_zeros()
+    return matrix, nearest
+
+
+def _axis_weights(axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per point: left and right neighbour index, weight of the right one, inside the axis range, nearest index."""
+    x = np.asarray(x, dtype="float64")
+    nearest = np.abs(axis[None, :] - x[:, None]).argmin(axis=1)
+    if len(axis) < 2:
+        zeros = np.zeros(len(x), dtype=int)
+        return zeros, zeros, np.zeros(len(x)), np.zeros(len(x), dtype=bool), nearest
+    order = np.argsort(axis)
+    ordered = axis[order]
+    pos = (np.searchsorted(ordered, x, side="right") - 1).clip(0, len(axis) - 2)
+    weight = (x - ordered[pos]) / (ordered[pos + 1] - ordered[pos])
+    inside = (x >= ordered[0]) & (x <= ordered[-1])
+    return order[pos], order[pos + 1], weight.clip(0, 1), inside, nearest
 
 
 def at_fields(weather: xr.Dataset, lon: np.ndarray, lat: np.ndarray, field_ids: list[str]) -> xr.Dataset:
     """Weather at field centroids: dims ``(time, field)``; variables keep their attributes (units)."""
-    lon_da = xr.DataArray(np.asarray(lon, dtype="float64"), dims="field")
-    lat_da = xr.DataArray(np.asarray(lat, dtype="float64"), dims="field")
-    ds = weather.drop_vars(["spatial_ref"], errors="ignore")
-    nearest = ds.sel(longitude=lon_da, latitude=lat_da, method="nearest")
-    if ds.sizes.get("longitude", 1) > 1 and ds.sizes.get("latitude", 1) > 1:
-        linear = ds.interp(longitude=lon_da, latitude=lat_da, method="linear")
-        out = linear.fillna(nearest)  # a centroid outside the cell centres' hull keeps the nearest cell
-    else:
-        out = nearest
-    for name in out.data_vars:
-        out[name].attrs = dict(weather[name].attrs)
-    out = out.drop_vars(["longitude", "latitude"], errors="ignore").assign_coords(field=list(field_ids))
-    return out.transpose("time", "field")
+    return FieldWeather.from_grid(weather, lon, lat, field_ids).at(field_ids)
 
 
 def _window_mask(time: pd.DatetimeIndex, lo: pd.Series, hi: pd.Series, fields: list[str]) -> xr.DataArray:
@@ -135,16 +196,21 @@ def season_features(
 
 
 def spi_monthly(weather: FieldWeather, months: int, baseline: tuple[str, str]) -> xr.DataArray | None:
-    """Monthly SPI-``months`` ``(time, field)`` of every field, computed in field batches (None: baseline too short)."""
+    """Monthly SPI-``months`` ``(time, field)`` of every field (None: baseline too short).
+
+    SPI is computed on the weather grid itself, once per cell (as gridded SPI products are), then
+    interpolated to each field like the daily weather (:func:`at_fields`): the gamma fits cost a
+    few cells instead of one per field, so the cost no longer grows with the number of fields.
+    """
     start, end = pd.Timestamp(baseline[0]), pd.Timestamp(baseline[1])
     if (end - start).days < 365 * MIN_SPI_YEARS - 5:
         return None
-    parts = [
-        agroclimate.spi(weather.at(ids, variables=["pr"])["pr"], months, baseline[0], baseline[1])
-        .reset_coords(drop=True).compute()
-        for ids in field_batches(weather.ids)
-    ]
-    return xr.concat(parts, dim="field")
+    cells = agroclimate.spi(weather.grid["pr"], months, baseline[0], baseline[1])
+    # xclim attaches fit diagnostics (e.g. number_of_zeros) as coordinates: keep the values only
+    grid = cells.reset_coords(drop=True).compute().to_dataset(name="spi")
+    grid["spi"].attrs = dict(cells.attrs)
+    ids = weather.ids
+    return at_fields(grid, weather.lon.loc[ids].to_numpy(), weather.lat.loc[ids].to_numpy(), ids)["spi"]
 
 
 def spi_daily_at(monthly: xr.DataArray | None, time: pd.DatetimeIndex | xr.DataArray,

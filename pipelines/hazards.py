@@ -136,24 +136,23 @@ def _crop_rows(
         results["pest"] = _worst(pest_parts)
     results["disease"] = disease_risk(crop, w, stages)
     names = stage_names(crop)
-    codes = stages["stage"].sel(time=slice(start, end)).compute()
+    codes = stages["stage"].sel(time=slice(start, end)).transpose("field", "time").values
     out: dict[str, list[dict[str, Any]]] = {}
     for hazard, ds in results.items():
         part = ds.sel(time=slice(start, end))
         summary = aggregate(part, "max").compute()
-        # the stage and date of the worst day tell the advice what to do
-        peak = part["risk"].fillna(-1.0).argmax("time").compute()
+        # the stage and date of the worst day tell the advice what to do (plain arrays: one row per field)
+        peak = part["risk"].fillna(-1.0).argmax("time").transpose("field").values
+        days = pd.DatetimeIndex(part["time"].values)
+        values = {str(name): summary[name].transpose("field").values for name in summary.data_vars}
         rows = out.setdefault(hazard, [])
         for k, fid in enumerate(ids):
-            day = int(peak.isel(field=k))
-            code = int(codes.isel(field=k, time=day))
-            triggers: dict[str, Any] = {
-                str(name): _scalar(summary[name].isel(field=k))
-                for name in summary.data_vars if name != "risk"
-            }
-            triggers["peak_date"] = str(pd.Timestamp(part["time"].values[day]).date())
+            day = int(peak[k])
+            code = int(codes[k, day])
+            triggers: dict[str, Any] = {name: _scalar(v[k]) for name, v in values.items() if name != "risk"}
+            triggers["peak_date"] = str(days[day].date())
             rows.append({
-                "target_id": fid, "hazard": hazard, "risk": _scalar(summary["risk"].isel(field=k)),
+                "target_id": fid, "hazard": hazard, "risk": _scalar(values["risk"][k]),
                 "stage": names.get(code, "off_season"), "triggers": triggers, "crop": crop,
             })
     return out
@@ -174,6 +173,6 @@ def _worst(parts: list[xr.Dataset]) -> xr.Dataset:
     return best
 
 
-def _scalar(da: xr.DataArray) -> float | None:
-    value = float(da.values)
+def _scalar(value: Any) -> float | None:
+    value = float(value)
     return None if np.isnan(value) else value

@@ -54,8 +54,9 @@ from pipelines.cluster import ClusterSpec, client_peak_memory, dask_client, work
 from pipelines.inputs import RegionInputs, open_region
 from pipelines.rundir import staged_run_dir
 
-#: imagery bands the pipeline needs (NDVI, EVI, NDMI).
-BANDS = ("B02", "B04", "B08", "B11")
+#: imagery bands the per-pixel pass reads: the NDVI is the only index the output layers use
+#: (EVI and NDMI are available from :func:`pipelines.vegetation.indices` for analysis).
+BANDS = ("B04", "B08")
 #: days of the alert window of an in-season (as-of) run: hazards of the last two weeks.
 ALERT_WINDOW_DAYS = 14
 #: a township is alerted at a level when at least this share of its field area is at that level or worse.
@@ -163,6 +164,8 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         table = season_feature_table(fd, options.season, leads, as_of_ts)
 
         stages.mark("field_data")
+        # VCI's history needs no model: the workers compute it while the client fits and applies models
+        history = fielddata.persist(client, ndvi_mean_history(inputs, grid, window, years, options.season))
         # ---- yield model --------------------------------------------------------------------
         model, model_source, card = training.obtain_model(
             fd, options.model_dir, before_season=options.season, progress=progress
@@ -177,7 +180,8 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
 
         stages.mark("models")
         # ---- pass 2: rasters -----------------------------------------------------------------
-        layers = pixel_layers(fd, fields_grid, window, cur, years, table, risk_table, model, leads, options.season)
+        layers = pixel_layers(fd, fields_grid, window, cur, years, table, risk_table, model, leads, options.season,
+                              history=history)
         written = blockwrite.write_layers(
             client, layers, LAYER_SPECS, run_dir, crs=grid.crs.to_wkt(), transform=grid.affine,
             on_block=lambda d, t: progress("rasters", d, t),
@@ -358,34 +362,25 @@ def pixel_layers(
     model: Any,
     leads: pd.Series,
     season: int,
+    history: da.Array | None = None,
 ) -> dict[str, da.Array]:
-    """Lazy 2-D dask arrays of every output layer, all with the same chunks."""
+    """Lazy 2-D dask arrays of every output layer, all with the same chunks.
+
+    ``history`` is :func:`ndvi_mean_history` (e.g. already persisted on the cluster); built here when not given.
+    """
     inputs, grid = fd.inputs, fd.grid
-    # the season's bands, SCL and indices of every date in a task: chunk side from the number of dates
-    scenes = select_scenes(load_items(inputs.items_path), window.start, window.valid_to)
-    px = fielddata.imagery_chunk_px(scenes, n_variables=len(BANDS) + 3)
+    px = season_chunk_px(inputs, window)
     ds = read_sentinel2(inputs.items_path, bands=BANDS, start=window.start, end=window.valid_to, grid=grid,
                         chunks=px)
-    ndvi = vegetation.indices(ds)["ndvi"]
+    ndvi = xr.apply_ufunc(spectral.ndvi, ds["B08"], ds["B04"], dask="parallelized", output_dtypes=["float32"])
     smooth = vegetation.smoothed(ndvi, window)
     metrics = vegetation.season_metrics(smooth)
     chunks = metrics["ndvi_mean"].data.chunks
 
-    # VCI against the same calendar window of the other imagery seasons
-    history = []
-    for year in years:
-        if year == season:
-            continue
-        w = window.shifted(year)
-        if not select_scenes(load_items(inputs.items_path), w.start, w.valid_to):
-            continue
-        past = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=w.start, end=w.valid_to, grid=grid,
-                              chunks=px)
-        past_ndvi = xr.apply_ufunc(spectral.ndvi, past["B08"], past["B04"], dask="parallelized",
-                                   output_dtypes=["float32"])
-        history.append(vegetation.season_metrics(vegetation.smoothed(past_ndvi, w))["ndvi_mean"].data.rechunk(chunks))
-    if history:
-        hist = da.stack(history).rechunk({0: -1, 1: chunks[0], 2: chunks[1]})
+    if history is None:
+        history = ndvi_mean_history(inputs, grid, window, years, season)
+    if history is not None:
+        hist = history.rechunk({0: -1, 1: chunks[0], 2: chunks[1]})
         vci = da.map_blocks(_vci_block, metrics["ndvi_mean"].data[None], hist, dtype="float32",
                             chunks=((1,), *chunks), meta=np.array((), dtype="float32"))[0]
     else:
@@ -416,6 +411,36 @@ def pixel_layers(
     out["vhi"] = vhi
     out["gdd"] = gdd_grid
     return out
+
+
+def season_chunk_px(inputs: RegionInputs, window: calendar.SeasonWindow) -> int:
+    """Spatial chunk (px) of the season's ``(time, y, x)`` stacks: bands, SCL and NDVI of every date in a task."""
+    scenes = select_scenes(load_items(inputs.items_path), window.start, window.valid_to)
+    return fielddata.imagery_chunk_px(scenes, n_variables=len(BANDS) + 2)
+
+
+def ndvi_mean_history(
+    inputs: RegionInputs, grid: Any, window: calendar.SeasonWindow, years: list[int], season: int
+) -> da.Array | None:
+    """Mean smoothed NDVI per pixel over the same calendar window of every other imagery season (VCI's history).
+
+    A lazy ``(seasons, y, x)`` array chunked like the season's layers, or None without another season.
+    It depends on no model, so a run can compute it while the client trains and evaluates.
+    """
+    px = season_chunk_px(inputs, window)
+    history = []
+    for year in years:
+        if year == season:
+            continue
+        w = window.shifted(year)
+        if not select_scenes(load_items(inputs.items_path), w.start, w.valid_to):
+            continue
+        past = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=w.start, end=w.valid_to, grid=grid,
+                              chunks=px)
+        past_ndvi = xr.apply_ufunc(spectral.ndvi, past["B08"], past["B04"], dask="parallelized",
+                                   output_dtypes=["float32"])
+        history.append(vegetation.season_metrics(vegetation.smoothed(past_ndvi, w))["ndvi_mean"].data)
+    return da.stack(history) if history else None
 
 
 STATIC_NAMES = ("awc", "clay", "sand", "soc", "phh2o", "slope", "rel_elev")

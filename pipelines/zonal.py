@@ -39,17 +39,22 @@ def field_statistics(
     with rasterio.open(first) as src:
         crs = src.crs
     polys = fields[[id_column, "geometry"]].to_crs(crs).reset_index(drop=True)
-    frames = []
-    for name, path in rasters.items():
-        ops = [f"{name}_{suffix}={op}" for op, suffix in STATS.items()]
-        if name == coverage_layer:
-            ops += ["valid_cells=count", "all_cells=count(default_value=-1)"]
-        table = exact_extract(str(path), polys, ops, include_cols=[id_column], output="pandas")
-        frames.append(table.set_index(id_column))
-    out = pd.concat(frames, axis=1)
-    if "all_cells" not in out:
+    stems = {Path(path).stem: name for name, path in rasters.items()}
+    if len(stems) != len(rasters):
+        raise PipelineError("two rasters share a file name", field="rasters", expected="distinct file names",
+                            got=sorted(str(p) for p in rasters.values()))
+    if coverage_layer not in rasters:
         raise PipelineError("coverage layer is not among the rasters", field="coverage_layer", got=coverage_layer)
-    out["pixel_count"] = out.pop("all_cells")
-    valid = out.pop("valid_cells")
+    # one pass over every raster at once (the rasters share the grid, so each field's coverage fractions are
+    # computed once), reading the rasters block by block rather than field by field
+    table = exact_extract([str(p) for p in rasters.values()], polys, list(STATS), include_cols=[id_column],
+                          output="pandas", strategy="raster-sequential")
+    renamed = {f"{stem}_{op}": f"{name}_{suffix}" for stem, name in stems.items() for op, suffix in STATS.items()}
+    out = table.rename(columns=renamed).set_index(id_column)
+    counts = exact_extract(str(rasters[coverage_layer]), polys, ["valid_cells=count", "all_cells=count(default_value=-1)"],
+                           include_cols=[id_column], output="pandas", strategy="raster-sequential")
+    counts = counts.set_index(id_column)
+    out["pixel_count"] = counts["all_cells"]
+    valid = counts["valid_cells"]
     out["valid_fraction"] = (valid / out["pixel_count"]).where(out["pixel_count"] > 0, 0.0)
     return out.reset_index()

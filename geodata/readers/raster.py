@@ -25,17 +25,20 @@ grid differs (bilinear for continuous data, nearest for classes).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask.array
 import numpy as np
 import rasterio
 import rasterio.errors
 import rioxarray
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.geo.xr import xr_coords
 from odc.geo.xr import xr_reproject as _odc_reproject
 from rasterio.windows import Window
 
@@ -65,8 +68,19 @@ class RasterInfo:
 
 
 def check_raster(path: str | Path, *, band: int = 1, check_nodata: bool = True) -> RasterInfo:
-    """Check that ``path`` is a readable, georeferenced raster; see the module docstring."""
+    """Check that ``path`` is a readable, georeferenced raster; see the module docstring.
+
+    A file that passed is not checked again while its size, modification time and inode are unchanged
+    (a season run opens each acquisition in more than one pass).
+    """
     path = require_file(path)
+    stat = path.stat()
+    return _checked_raster(path, band, check_nodata, (stat.st_size, stat.st_mtime_ns, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_raster(path: Path, band: int, check_nodata: bool, version: tuple[int, int, int]) -> RasterInfo:
+    """:func:`check_raster` of one version of a file (failures raise and are not cached)."""
     source = str(path)
     try:
         with rasterio.open(path) as src:
@@ -260,14 +274,63 @@ def open_raw(
     the :class:`RasterInfo` (scale, offset, nodata) for the caller to apply.
     """
     info = check_raster(path, band=band, check_nodata=False)
-    da = rioxarray.open_rasterio(
-        info.path, chunks={"y": chunks, "x": chunks}, lock=False, masked=False, cache=False
-    )
+    zoom = integer_zoom(info.geobox, grid) if grid is not None else None
+    if zoom is not None and zoom[0] > 1 and kind != "class":
+        zoom = None  # finer grid, continuous values: bilinear interpolation, GDAL's warp
+    side = max(chunks // zoom[0], 1) if zoom else chunks  # source blocks that become ~``chunks`` once repeated
+    da = rioxarray.open_rasterio(info.path, chunks={"y": side, "x": side}, lock=False, masked=False, cache=False)
     assert isinstance(da, xr.DataArray)
     da = da.isel(band=band - 1, drop=True)
     if grid is not None and info.geobox != grid:
         fill = info.nodata if info.nodata is not None else 0
+        if zoom is not None:
+            return _repeat_onto(da, grid, zoom, fill, chunks), info
         da = _odc_reproject(
             da, grid, resampling=RESAMPLING[kind], src_nodata=info.nodata, dst_nodata=fill, chunks=(chunks, chunks)
         )
     return da, info
+
+
+def integer_zoom(src: GeoBox, dst: GeoBox) -> tuple[int, int, int] | None:
+    """``(k, row_off, col_off)`` when ``dst``'s pixels are ``src``'s split into k x k (k >= 1), else None.
+
+    Then destination pixel ``(i, j)`` lies in source pixel ``((i + row_off) // k, (j + col_off) // k)``.
+    With k = 1 (the same pixels, another extent: a band on the analysis grid) any resampling returns
+    the source values, and with k > 1 (Sentinel-2's 20 m SCL on the 10 m grid: k = 2) nearest-neighbour
+    resampling repeats source pixels: a window read, no warping needed.
+    """
+    a, b = src.affine, dst.affine
+    if src.crs != dst.crs or a.b or a.d or b.b or b.d or not b.a or not b.e:
+        return None
+    kx, ky = a.a / b.a, a.e / b.e
+    k = round(kx)
+    cols, rows = (b.c - a.c) / b.a, (b.f - a.f) / b.e
+    exact = all(abs(v - round(v)) < 1e-6 for v in (kx, ky, cols, rows))
+    if not exact or k < 1 or round(ky) != k:
+        return None
+    return k, round(rows), round(cols)
+
+
+def _repeat_onto(da: xr.DataArray, grid: GeoBox, zoom: tuple[int, int, int], fill: float | int,
+                 chunks: int) -> xr.DataArray:
+    """The window of :func:`integer_zoom`, each source pixel repeated k x k, ``fill`` outside the file."""
+    k, row_off, col_off = zoom
+    height, width = grid.shape
+    src = da.data
+    ranges = []
+    for off, size, src_size in ((row_off, height, src.shape[0]), (col_off, width, src.shape[1])):
+        first, stop = off // k, (off + size - 1) // k + 1  # source pixels touched, may lie outside the file
+        ranges.append((first, stop, min(max(first, 0), src_size), max(min(stop, src_size), 0)))
+    (r0, r1, rs, re), (c0, c1, cs, ce) = ranges
+    if rs < re and cs < ce:
+        part = src[rs:re, cs:ce]
+        pad = ((rs - r0, r1 - re), (cs - c0, c1 - ce))
+        if any(p for pair in pad for p in pair):
+            part = dask.array.pad(part, pad, mode="constant", constant_values=fill)
+    else:
+        part = dask.array.full((r1 - r0, c1 - c0), fill, dtype=src.dtype, chunks=chunks)
+    up = dask.array.repeat(dask.array.repeat(part, k, axis=0), k, axis=1) if k > 1 else part
+    dy, dx = row_off - r0 * k, col_off - c0 * k
+    out = up[dy:dy + height, dx:dx + width].rechunk((chunks, chunks))
+    return xr.DataArray(out, dims=("y", "x"), coords=xr_coords(grid, crs_coord_name="spatial_ref"),
+                        attrs={"nodata": fill})

@@ -201,3 +201,64 @@ def test_dem_nodata_is_nan(tmp_path: Path) -> None:
     assert dem.attrs["units"] == "m"
     assert np.isnan(dem.values[0]).all()
     assert float(dem[5, 5]) == pytest.approx(1900.5)
+
+
+@pytest.mark.parametrize(("shift", "shape"), [((0, 0), (128, 128)), ((-3, 5), (100, 150)), ((7, -4), (64, 40))])
+def test_class_raster_on_a_finer_aligned_grid_is_repeated_exactly_as_gdal_nearest(
+    tmp_path: Path, shift: tuple[int, int], shape: tuple[int, int]
+) -> None:
+    """A 20 m class raster on a 10 m grid (shifted, partly outside the file): the repeat path equals GDAL's warp."""
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_reproject
+
+    from geodata.readers.raster import integer_zoom, open_raw
+
+    classes = np.random.default_rng(1).integers(1, 12, size=(48, 48), dtype="uint8")
+    path = bad.write_tif(tmp_path / "scl.tif", classes, res=20.0, nodata=0)
+    info = check_raster(path, check_nodata=False)
+    grid = GeoBox(shape, info.geobox.affine * Affine.scale(0.5) * Affine.translation(shift[1], shift[0]),
+                  info.geobox.crs)
+    assert integer_zoom(info.geobox, grid) == (2, shift[0], shift[1])
+    got, _ = open_raw(path, grid=grid, kind="class", chunks=32)
+    assert got.data.chunks[0][0] == 32
+    import rioxarray
+
+    source = rioxarray.open_rasterio(path).isel(band=0, drop=True)
+    expected = xr_reproject(source, grid, resampling="nearest", src_nodata=0, dst_nodata=0).values
+    np.testing.assert_array_equal(got.values, expected)
+    # by hand: destination pixel (i, j) is source pixel ((i + row_off) // 2, (j + col_off) // 2), 0 outside
+    i, j = shape[0] // 2, shape[1] // 3
+    r, c = (i + shift[0]) // 2, (j + shift[1]) // 2
+    assert got.values[i, j] == (classes[r, c] if 0 <= r < 48 and 0 <= c < 48 else 0)
+
+
+def test_a_grid_that_is_not_an_integer_refinement_is_warped() -> None:
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+
+    from geodata.readers.raster import integer_zoom
+
+    src = GeoBox((10, 10), Affine(20.0, 0, 500000.0, 0, -20.0, 4000000.0), "EPSG:32648")
+    assert integer_zoom(src, GeoBox((20, 20), Affine(10.0, 0, 500005.0, 0, -10.0, 4000000.0), "EPSG:32648")) is None
+    assert integer_zoom(src, GeoBox((30, 30), Affine(6.0, 0, 500000.0, 0, -6.0, 4000000.0), "EPSG:32648")) is None
+    assert integer_zoom(src, GeoBox((20, 20), Affine(10.0, 0, 500000.0, 0, -10.0, 4000000.0), "EPSG:32647")) is None
+    assert integer_zoom(src, GeoBox((5, 5), Affine(20.0, 0, 500040.0, 0, -20.0, 3999980.0), "EPSG:32648")) == (1, 1, 2)
+
+
+def test_continuous_raster_on_a_shifted_grid_of_the_same_pixels_keeps_its_values(tmp_path: Path) -> None:
+    """Same 10 m pixels, another extent (e.g. a band on the analysis grid): a window read, nodata outside."""
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+
+    from geodata.readers.raster import open_raw
+
+    data = _pattern((64, 64))
+    path = bad.write_tif(tmp_path / "b04.tif", data, nodata=0)
+    info = check_raster(path)
+    grid = GeoBox((70, 50), info.geobox.affine * Affine.translation(10, -4), info.geobox.crs)
+    got, _ = open_raw(path, grid=grid, kind="continuous", chunks=16)
+    values = got.values
+    assert values.dtype == np.uint16
+    np.testing.assert_array_equal(values[4:68, :50], data[:, 10:60])
+    assert (values[:4] == 0).all() and (values[68:] == 0).all()

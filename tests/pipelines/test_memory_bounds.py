@@ -141,7 +141,7 @@ def test_field_weather_is_bilinear_and_batches_change_nothing(monkeypatch: pytes
     np.testing.assert_array_equal(part["pr"].values[:, 0], whole["pr"].sel(field="F3", time="2000-03").values)
 
 
-def test_spi_in_field_batches_equals_spi_of_all_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spi_is_fitted_per_weather_cell_and_interpolated_to_the_fields() -> None:
     from models import agroclimate
 
     grid = _weather_grid(years=21)
@@ -150,11 +150,16 @@ def test_spi_in_field_batches_equals_spi_of_all_fields(monkeypatch: pytest.Monke
     lat = np.array([35.65, 35.6, 35.51, 35.69, 35.55])
     weather = fieldweather.FieldWeather.from_grid(grid, lon, lat, ids)
     baseline = ("2000-01-01", "2019-12-31")
-    reference = agroclimate.spi(fieldweather.at_fields(grid, lon, lat, ids)["pr"], 3, *baseline)
-    monkeypatch.setattr(fieldweather, "FIELD_BATCH", 2)
     monthly = fieldweather.spi_monthly(weather, 3, baseline)
-    np.testing.assert_array_equal(monthly.transpose("time", "field").values,
-                                  reference.transpose("time", "field").values)
+    assert monthly is not None and set(monthly.dims) == {"time", "field"}
+
+    def cell(la: float, lo: float) -> np.ndarray:
+        return agroclimate.spi(grid["pr"].sel(latitude=la, longitude=lo), 3, *baseline).values
+
+    # B sits on a cell centre: that cell's SPI; A sits amid four centres: the mean of their four SPI series
+    np.testing.assert_allclose(monthly.sel(field="B").values, cell(35.6, 104.6), rtol=1e-6, equal_nan=True)
+    four = np.mean([cell(la, lo) for la in (35.7, 35.6) for lo in (104.5, 104.6)], axis=0)
+    np.testing.assert_allclose(monthly.sel(field="A").values, four, rtol=1e-6, atol=1e-9, equal_nan=True)
     # the daily series holds the last complete month's value: 15 July 2010 -> June 2010
     daily = fieldweather.spi_daily_at(monthly, pd.DatetimeIndex(["2010-07-15"]), ["C"])
     assert float(daily.squeeze()) == float(monthly.sel(field="C", time="2010-06-01"))
@@ -182,3 +187,20 @@ def test_tmax_history_of_a_batch_is_its_columns_of_the_whole() -> None:
     # by hand: field A, 2001: mean Tmax of 15 December 2000 - 31 July 2001 in degC
     expected = fw["tasmax"].sel(field="A", time=slice("2000-12-15", "2001-07-31")).mean() - 273.15
     assert whole.loc[2001, "A"] == pytest.approx(float(expected))
+
+
+def test_field_weather_equals_xarray_interpolation_and_the_nearest_cell_outside() -> None:
+    """Independent reference: xarray's linear interp (scipy) inside the cell centres' hull, ``sel(nearest)`` outside."""
+    grid = _weather_grid(years=1)
+    rng = np.random.default_rng(4)
+    lon = np.concatenate([rng.uniform(104.5, 104.7, 20), [104.45, 104.75, 104.6]])
+    lat = np.concatenate([rng.uniform(35.5, 35.7, 20), [35.6, 35.52, 35.8]])
+    ids = [f"P{i}" for i in range(lon.size)]
+    got = fieldweather.FieldWeather.from_grid(grid, lon, lat, ids).at(ids)
+    for k in range(lon.size):
+        if k < 20:
+            expected = grid["tasmax"].interp(longitude=lon[k], latitude=lat[k])
+        else:  # outside the hull on one axis: the nearest cell
+            expected = grid["tasmax"].sel(longitude=lon[k], latitude=lat[k], method="nearest")
+        np.testing.assert_allclose(got["tasmax"].isel(field=k).values, expected.values, rtol=1e-10)
+    assert got["tasmax"].attrs["units"] == "K" and got["tasmax"].dims == ("time", "field")

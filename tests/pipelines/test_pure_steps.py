@@ -6,6 +6,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.signal import savgol_filter
 
 from pipelines import condition, pests, spectral, terrain, timeseries
 
@@ -110,3 +111,31 @@ def test_windowed_metrics_per_pixel_windows() -> None:
     # pixel 1: days 5..20 -> peak 0.8, integral 3 + 3.5 + 2 = 8.5, mean 0.5
     np.testing.assert_allclose(out[:, 0], [0.8, 4.5, 1.4 / 3], rtol=1e-6)
     np.testing.assert_allclose(out[:, 1], [0.8, 8.5, 0.5], rtol=1e-6)
+
+
+def test_smoothed_ndvi_with_shared_cloud_patterns_equals_a_per_pixel_reference() -> None:
+    """Blocky clouds (many pixels share their clear dates: one operator per set) plus speckle (rare sets)."""
+    rng = np.random.default_rng(11)
+    obs = np.array([2.0, 9.0, 13.0, 20.0, 31.0, 36.0, 44.0, 52.0, 57.0, 66.0])
+    target = np.arange(0.0, 70.0, 5.0)
+    values = rng.uniform(0.05, 0.95, size=(obs.size, 40, 40)).astype("float32")
+    for t in range(obs.size):  # each date clouds a random quarter-block, so sets repeat over 20 x 20 squares
+        r, c = rng.integers(0, 2, size=2)
+        values[t, 20 * r:20 * r + 20, 20 * c:20 * c + 20] = np.nan
+    speckle = rng.random(values.shape) < 0.02
+    values[speckle] = np.nan
+    values[:, 0, 0] = np.nan  # never observed
+    _, counts = np.unique(np.isfinite(values).reshape(obs.size, -1).T, axis=0, return_counts=True)
+    assert counts[counts >= timeseries.MIN_PATTERN_PIXELS].sum() > 1000  # the shared-operator path is exercised
+    got = timeseries.smoothed_ndvi(values, obs, target)
+    assert got.shape == (target.size, 40, 40)
+    for r in range(40):
+        for c in range(40):
+            series = values[:, r, c]
+            ok = np.isfinite(series)
+            if not ok.any():
+                assert np.isnan(got[:, r, c]).all()
+                continue
+            filled = np.interp(target, obs[ok], series[ok])
+            expected = np.clip(savgol_filter(filled, 7, 2, mode="interp"), -1, 1)
+            np.testing.assert_allclose(got[:, r, c], expected, rtol=1e-5, atol=1e-6)

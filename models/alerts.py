@@ -19,8 +19,9 @@ Risk thresholds per hazard (risk >= threshold gives the level), anchored on each
   0.30 / 0.50 / 0.70 raised orange and red one band too early: SPI -1.25 and -1.55.)
 * pest: 0.25 / 0.50 / 0.75 / 0.95 — fraction of a generation completed under a trap catch at
   the action threshold.
-* disease: 0.40 / 0.60 / 0.75 / 0.90 — 0.75 is a Hutton period (the UK AHDB warning), 0.60 a
-  BLITECAST 7-day severity of 3 (the first spray class), 0.90 a 7-day severity near 5.
+* disease: 0.40 / 0.60 / 0.75 / 0.90 — late blight: 0.75 is a Hutton period (the UK AHDB warning),
+  0.60 a BLITECAST 7-day severity of 3 (the first spray class), 0.90 a 7-day severity near 5;
+  stripe rust: 3, 5, 6 and 7 full infection nights within one 14-day latent period.
 
 CAP 1.2 (OASIS 2010) severity: blue Minor, yellow Moderate, orange Severe, red Extreme.
 """

@@ -43,7 +43,7 @@ from geodata.demo.weather import (
 from geodata.errors import InputError, OutputError
 from geodata.stac import S2_OFFSET, S2_SCALE, sentinel2_item, write_item_collection
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"  # 1.1: dew point consistent with the daily mean RH, rain-dependent wet-day RH, realistic trap catches
 RES = 10.0
 BASELINE_YEARS = 20
 WEATHER_RES = 0.1
@@ -292,7 +292,7 @@ def _generate(spec: RegionSpec, out: Path, params: dict[str, Any], progress: boo
             regional_t = wy.tas.reshape(len(wy.dates), -1).mean(axis=1) - 273.15
             regional_p = wy.pr.reshape(len(wy.dates), -1).mean(axis=1)
             pest_rows = trap_counts(y, regional_t, regional_p, trap_tbl, wy.blight_spell,
-                                    _rng(seed, 41, y))
+                                    _rng(seed, 41, y), season_type=types[si])
             files.append(_write_pests(out, y, pest_rows))
             sow_f = np.array([_sow_doy(c, y, sow_offset[k], _rng(seed, 7, y).normal(0, 2),
                                        calendar=True) for k, c in enumerate(f_crops)])

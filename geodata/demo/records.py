@@ -2,14 +2,25 @@
 
 Pest traps (one pheromone trap for potato tuber moth *Phthorimaea operculella*
 and one yellow sticky trap for the green peach aphid *Myzus persicae* per
-~60 ha of potato, read weekly 1 May - 30 September):
+~60 ha of potato, read weekly 1 May - 30 September). Catches are per trap per
+week, the unit of the action thresholds of :mod:`models.risk.pest` (20 moths,
+30 alate aphids per trap per week); most traps stay below them in most weeks of
+a normal season, the outbreak comes in warm dry seasons and in one hotspot:
 
 * moth catches follow its generations: degree-days above 10.8 °C
   (Sporleder et al. 2004) since 1 April; a flight peak every 430 °C·d,
-  expected catch ``12 · (0.5 - 0.5 cos(2π DD/430)) · min(1, DD/300)`` per week;
-* aphid catches grow with degree-days above 4.3 °C (Whalon & Smilowitz 1979)
-  ``3 · exp(DD/450)`` capped at 150, and fall by half after a week with more
-  than 40 mm of rain (wash-off);
+  expected catch ``6 · (0.5 - 0.5 cos(2π DD/430)) · min(1, DD/300)`` per week
+  (peaks of ~6 moths: the pest is marginal at 1900 m);
+* alate aphid catches have an early-summer flight peak at ~800 °C·d above
+  4.3 °C (Whalon & Smilowitz 1979) since 1 April (early July at Dingxi; width
+  250 °C·d) of 8 per week and an autumn return flight at ~1850 °C·d (width
+  150 °C·d) of 40 % of it, halved after a week with more than 40 mm of rain
+  (wash-off);
+* season factor: drought (warm, dry) seasons x2 for the moth and x3 for aphids
+  (outbreaks of both follow hot dry summers; rain and entomopathogenic fungi
+  suppress aphids in wet ones), wet seasons x0.6 and x0.5;
+* each trap has a log-normal factor (σ = 0.4, mean 1) and the traps within
+  1.5 km of one hotspot trap (an overwintering source) x2.5;
 * counts are negative-binomial (dispersion 3) around the expectation.
 
 Scouting reports (``method = scouting``) record late blight
@@ -32,6 +43,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+
+from geodata.errors import InputError
 
 MOTH = "Phthorimaea operculella"
 APHID = "Myzus persicae"
@@ -58,29 +71,65 @@ def _negbin(mean: np.ndarray, rng: np.random.Generator, k: float = 3.0) -> np.nd
     return rng.negative_binomial(k, k / (k + mean))
 
 
+#: season factor of the expected catch (moth, aphid) by season type.
+SEASON_FACTOR = {"normal": (1.0, 1.0), "drought": (2.0, 3.0), "wet": (0.6, 0.5)}
+#: action thresholds, catch per trap per week (as in ``models.risk.pest``): moth, aphid.
+ACTION_THRESHOLD = {MOTH: 20.0, APHID: 30.0}
+HOTSPOT_RADIUS_M = 1500.0
+HOTSPOT_FACTOR = 2.5
+
+
+def expected_catches(tmean_c: np.ndarray, pr_mm: np.ndarray, doy: int,
+                     season_type: str = "normal") -> tuple[float, float]:
+    """Regional expected catch per trap per week (moth, aphid) of the weekly reading on day ``doy``."""
+    if season_type not in SEASON_FACTOR:
+        raise InputError("unknown season type", field="season_type", expected=f"one of {sorted(SEASON_FACTOR)}",
+                         got=season_type)
+    doys = np.arange(1, len(tmean_c) + 1)
+    from_april = doys >= 91
+    i = doy - 1
+    dd_moth = float(np.sum(np.where(from_april, np.clip(tmean_c - 10.8, 0, None), 0)[: i + 1]))
+    dd_aphid = float(np.sum(np.where(from_april, np.clip(tmean_c - 4.3, 0, None), 0)[: i + 1]))
+    f_moth, f_aphid = SEASON_FACTOR[season_type]
+    moth = f_moth * 6.0 * (0.5 - 0.5 * np.cos(2 * np.pi * dd_moth / 430)) * min(1.0, dd_moth / 300)
+    aphid = f_aphid * 8.0 * (np.exp(-0.5 * ((dd_aphid - 800.0) / 250.0) ** 2)
+                             + 0.4 * np.exp(-0.5 * ((dd_aphid - 1850.0) / 150.0) ** 2))
+    if pr_mm[max(0, i - 7): i + 1].sum() > 40:
+        aphid *= 0.5
+    return float(moth), float(aphid)
+
+
+def trap_factors(traps: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Per trap: log-normal site factor (σ = 0.4, mean 1) x 2.5 within 1.5 km of a hotspot trap."""
+    n = len(traps)
+    site = np.exp(rng.normal(-0.08, 0.4, n))
+    if n == 0:
+        return site
+    hot = int(rng.integers(n))
+    lat0 = np.deg2rad(float(traps.lat.iloc[hot]))
+    dx = (traps.lon.to_numpy(dtype=float) - traps.lon.iloc[hot]) * 111_320.0 * np.cos(lat0)
+    dy = (traps.lat.to_numpy(dtype=float) - traps.lat.iloc[hot]) * 110_540.0
+    return site * np.where(np.hypot(dx, dy) <= HOTSPOT_RADIUS_M, HOTSPOT_FACTOR, 1.0)
+
+
 def trap_counts(year: int, tmean_c: np.ndarray, pr_mm: np.ndarray, traps: pd.DataFrame,
-                blight_spell: tuple[int, int] | None, rng: np.random.Generator) -> list[dict]:
+                blight_spell: tuple[int, int] | None, rng: np.random.Generator,
+                season_type: str = "normal") -> list[dict]:
     """Weekly trap readings (and blight scouting) of one season as GeoJSON property dicts.
 
     ``tmean_c``/``pr_mm``: regional daily series of the year; ``traps``: columns
-    ``trap_id, lon, lat, observer``.
+    ``trap_id, lon, lat, observer``; ``season_type``: ``normal``, ``drought`` or ``wet``.
     """
-    doys = np.arange(1, len(tmean_c) + 1)
-    from_april = doys >= 91
-    dd_moth = np.cumsum(np.where(from_april, np.clip(tmean_c - 10.8, 0, None), 0))
-    dd_aphid = np.cumsum(np.where(from_april, np.clip(tmean_c - 4.3, 0, None), 0))
+    factors = {MOTH: trap_factors(traps, rng), APHID: trap_factors(traps, rng)}
     rows: list[dict] = []
     for doy in range(121, 274, 7):
-        i = doy - 1
-        moth_mean = 12 * (0.5 - 0.5 * np.cos(2 * np.pi * dd_moth[i] / 430)) * min(1, dd_moth[i] / 300)
-        aphid_mean = min(150.0, 3 * np.exp(dd_aphid[i] / 450))
-        if pr_mm[max(0, i - 7): i + 1].sum() > 40:
-            aphid_mean *= 0.5
-        for _, trap in traps.iterrows():
+        moth_mean, aphid_mean = expected_catches(tmean_c, pr_mm, doy, season_type)
+        for k, (_, trap) in enumerate(traps.iterrows()):
             for species, mean, method, suffix in ((MOTH, moth_mean, "pheromone_trap", "M"),
                                                   (APHID, aphid_mean, "yellow_sticky_trap", "A")):
                 rows.append({"lon": trap.lon, "lat": trap.lat, "date": day(year, doy).isoformat(),
-                             "species": species, "count": int(_negbin(np.array(mean), rng)),
+                             "species": species,
+                             "count": int(_negbin(np.array(mean * factors[species][k]), rng)),
                              "observer": trap.observer, "method": method,
                              "trap_id": f"{trap.trap_id}-{suffix}"})
     if blight_spell is not None:
@@ -141,21 +190,20 @@ def operations(year: int, fields: pd.DataFrame, sow_doy: np.ndarray, harvest_doy
 
 
 def insecticide_days(rows: list[dict], year: int) -> list[int]:
-    """Days of year (1-based) two days after each trap-catch peak above the action threshold.
-
-    Action thresholds: 10 moths / trap / week, 60 aphids / trap / week.
+    """Days of year (1-based) two days after a trap first goes above its action threshold
+    (:data:`ACTION_THRESHOLD`, catch per trap per week) in a run of weeks, at most four.
     """
     if not rows:
         return []
     df = pd.DataFrame(rows)
     df = df[df.method != "scouting"]
-    mean = df.groupby(["species", "date"])["count"].mean().unstack(0)
+    top = df.groupby(["species", "date"])["count"].max().unstack(0)
     out = []
-    for species, limit in ((MOTH, 10.0), (APHID, 60.0)):
-        if species not in mean:
+    for species, limit in ACTION_THRESHOLD.items():
+        if species not in top:
             continue
-        series = mean[species]
-        above = series > limit
+        series = top[species]
+        above = series >= limit
         starts = above & ~above.shift(1, fill_value=False)
         for date in series.index[starts]:
             out.append(dt.date.fromisoformat(date).timetuple().tm_yday + 2)

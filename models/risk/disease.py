@@ -22,7 +22,16 @@ Daily risk = max(Hutton, BLITECAST).
 
 Stripe rust (*Puccinia striiformis* f. sp. *tritici*) on wheat and barley: an infection day
 has >= 6 humid hours whose mean temperature is 4-16 °C (de Vallavieille-Pope et al. 1995,
-*Phytopathology* 85:409-415; Rapilly 1979); risk = min(1, humid hours / 12).
+*Phytopathology* 85:409-415; Rapilly 1979) and scores ``min(1, humid hours / 12)`` (a full
+night-and-morning of wetness counts as one infection event). One wet night is an infection
+*possibility* that a spring in Gansu offers many times; an epidemic builds when infections
+recur through one latent period, ~14 days at 10-15 °C (Zadoks 1961, *Tijdschr. Plantenziekten*
+67:69-256; de Vallavieille-Pope et al. 2000, *Phytopathology* 90:1338), each cycle multiplying
+the inoculum. So the daily risk is the sum of the infection scores of the last 14 days over
+7 (infection on half the days of a latent period scores 1): with the alert thresholds of
+:mod:`models.alerts`, three full infection nights in two weeks give blue, five yellow, six
+orange, seven red. This is weather favourability only: it assumes inoculum is present (in Gansu it arrives
+every spring from the over-summering areas of Longnan and Tianshui).
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ BLITECAST_TOP_7DAY = 5.0
 RUST_TEMP = (4.0, 16.0)  # °C, mean temperature of the wet period
 RUST_MIN_HOURS = 6.0
 RUST_FULL_HOURS = 12.0
+RUST_LATENT_DAYS = 14  # d, latent period at 10-15 °C
+RUST_FULL_SUM = 7.0  # infection scores within one latent period that give risk 1
 
 _HOURS = np.arange(24.0)
 _OMEGA = np.pi / 12.0
@@ -137,18 +148,22 @@ def late_blight_risk(tasmin: xr.DataArray, tasmax: xr.DataArray, tdps: xr.DataAr
 
 def stripe_rust_risk(tasmin: xr.DataArray, tasmax: xr.DataArray, tdps: xr.DataArray, stages: xr.Dataset,
                      crop: str | Crop) -> xr.Dataset:
-    """Daily stripe rust infection risk with triggers ``infection_days`` (sum) and ``humid_hours_max`` (max)."""
+    """Daily stripe rust risk (infection scores of the last 14 days / 7) with triggers ``infection_days``
+    (sum), ``infection_score_14day_max`` (max) and ``humid_hours_max`` (max)."""
     c = get_crop(crop)
     hours, mean_t = humid_hours(tasmin, tasmax, tdps)
     sens = per_stage(stages["stage"], c, [1.0 if s.disease else 0.0 for s in c.stages], off_season=0.0) > 0
     window = (hours >= RUST_MIN_HOURS) & (mean_t >= RUST_TEMP[0]) & (mean_t <= RUST_TEMP[1]) & sens
-    risk = xr.where(window, (hours / RUST_FULL_HOURS).clip(0.0, 1.0), 0.0)
+    score = xr.where(window, (hours / RUST_FULL_HOURS).clip(0.0, 1.0), 0.0)
+    sum14 = score.rolling(time=RUST_LATENT_DAYS, min_periods=1).sum()
     valid = hours.notnull()
     return xr.Dataset(
         {
-            "risk": finish(risk, valid, "stripe rust"),
+            "risk": finish(xr.where(sens, sum14 / RUST_FULL_SUM, 0.0), valid, "stripe rust"),
             "infection_days": trigger(window.astype("int16").where(valid), "sum", "d",
                                       "stripe rust infection days (>= 6 h wet at 4-16 °C)"),
+            "infection_score_14day_max": trigger(sum14.where(sens), "max", "1",
+                                                 "infection scores of the last 14 days (one per full wet night)"),
             "humid_hours_max": trigger(hours.where(sens), "max", "h", "most humid hours in a day"),
         }
     )

@@ -15,6 +15,16 @@ Daily risk = development x pressure, in the crop's pest-sensitive stages::
     pressure    = clip(trap catch per trap per week / action threshold, 0, 1)
 
 so a first generation completing under a trap catch at the action threshold scores 1.
+
+Units of the action thresholds: catch **per trap per week** (the traps are read weekly), the
+unit of the pressure surface. Published economic thresholds for aphids on potato are leaf
+counts, not trap catches: 10 aphids per 100 leaves in seed potato (leafroll virus) and 30 per
+100 leaves in table potato (University of Minnesota / NDSU potato aphid guides); yellow
+sticky traps show flights and timing but no published catch maps to them (UC IPM,
+"Monitoring with sticky traps"). The trap thresholds here are therefore *alert levels* for a
+scouting-and-spray decision, set where catches mark a flight well above the seasonal
+background (a few alates or moths per trap per week in a normal season at Dingxi): 30 alates
+and 20 male moths per trap per week. Convert leaf counts before passing them as pressure.
 """
 
 from __future__ import annotations
@@ -51,13 +61,14 @@ PESTS: dict[str, Pest] = {
         "potato_tuber_moth", "Phthorimaea operculella", "马铃薯块茎蛾", "10 degC", "32 degC", 480.0, 20.0,
         ("potato",),
         "thresholds and ~480 °C·d egg-to-egg: Sporleder, Kroschel, Gutierrez Quispe & Lagnaoui (2004) "
-        "Environ. Entomol. 33:477-486; action threshold 20 moths/pheromone trap/week (CIP IPM guides)",
+        "Environ. Entomol. 33:477-486; alert level 20 male moths/pheromone trap/week (trap units; see module doc)",
     ),
     "green_peach_aphid": Pest(
         "green_peach_aphid", "Myzus persicae", "桃蚜", "4 degC", "30 degC", 120.0, 30.0,
         ("potato", "spring_wheat", "winter_wheat", "highland_barley", "maize"),
         "lower threshold ~4 °C and ~120 °C·d per generation: Whalon & Smilowitz (1979) Entomol. Exp. Appl. "
-        "26:10-17; action threshold 30 alates/yellow sticky trap/week (virus-vector monitoring in seed potato)",
+        "26:10-17; alert level 30 alates/yellow sticky trap/week (trap units; published thresholds are "
+        "10 (seed) / 30 (table potato) aphids per 100 leaves, see module doc)",
     ),
 }
 SPECIES = {p.latin: p.name for p in PESTS.values()}

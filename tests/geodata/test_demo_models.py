@@ -128,3 +128,72 @@ def test_weather_year_seasons_and_forced_events() -> None:
     first, last = wy.blight_spell
     assert (wy.hurs[first:last + 1, 0, 0] >= 90).all()
     assert (wy.tasmin[first:last + 1, 0, 0] > 273.15 + 8).all()
+
+
+def test_daily_dew_point_makes_the_hourly_rh_average_to_the_daily_rh() -> None:
+    from geodata.demo.weather import DIURNAL_SHAPE, dewpoint_from_daily_rh
+
+    # no diurnal range: the Magnus dew point of 20 °C at 50 % (9.3 °C, psychrometric tables)
+    assert float(dewpoint_from_daily_rh(20.0, 20.0, 50.0)) == pytest.approx(9.3, abs=0.05)
+    # a dry Dingxi summer day, 10.5-23.5 °C at 60 % mean RH: the hourly RH (Tetens with the same
+    # constants, recomputed here) averages 60 % and the dew point sits 1-4 K below Tmin
+    td = float(dewpoint_from_daily_rh(10.5, 23.5, 60.0))
+    hourly_t = 23.5 * DIURNAL_SHAPE + 10.5 * (1 - DIURNAL_SHAPE)
+    e = 6.1094 * np.exp(17.625 * td / (243.04 + td))
+    rh = 100 * e / (6.1094 * np.exp(17.625 * hourly_t / (243.04 + hourly_t)))
+    assert rh.mean() == pytest.approx(60.0, abs=1e-9)
+    assert 1.0 < 10.5 - td < 4.0
+    assert rh.max() < 90.0  # no humid hour on an ordinary dry day
+    # RH at the mean temperature would have put the dew point 1 K higher, at Tmin - 1.4 K
+    assert dewpoint_from_rh(np.array(17.0), np.array(60.0)) > td + 0.5
+
+
+def test_dingxi_summer_humidity_is_semi_arid() -> None:
+    spec = REGIONS["dingxi"]
+    orog = np.array([[1950.0]])
+    jja = slice(151, 243)
+    rh = {kind: np.mean([generate_year(spec, 2000 + i, kind, orog, np.random.default_rng(i),
+                                       force_events=True).hurs[jja, 0, 0].mean() for i in range(6)])
+          for kind in ("normal", "drought")}
+    assert 62.0 <= rh["normal"] <= 75.0  # the semi-arid summer of geodata.demo.weather (~70 %)
+    assert rh["drought"] < rh["normal"] - 5.0
+
+
+def test_expected_trap_catches_by_hand() -> None:
+    from geodata.demo.records import expected_catches
+
+    # constant 14.3 °C from 1 April (day 91): 10 aphid °C·d and 3.5 moth °C·d per day
+    t = np.full(365, 14.3)
+    t[:90] = 0.0
+    dry = np.zeros(365)
+    moth, aphid = expected_catches(t, dry, 170)  # 80 days: 800 aphid °C·d (flight peak), 280 moth °C·d
+    assert moth == pytest.approx(6 * (0.5 + 0.5 * 0.581859) * 280 / 300, abs=1e-5)  # cos(2π·280/430) = -0.581859
+    assert aphid == pytest.approx(8.0, abs=1e-6)  # the autumn term is exp(-24.5) here
+    assert expected_catches(t, dry, 170, "drought") == pytest.approx((2 * moth, 3 * aphid))
+    assert expected_catches(t, dry, 170, "wet") == pytest.approx((0.6 * moth, 0.5 * aphid))
+    rain = dry.copy()
+    rain[165] = 45.0  # > 40 mm in the week: aphids washed off by half
+    assert expected_catches(t, rain, 170)[1] == pytest.approx(4.0, abs=1e-6)
+
+
+def test_trap_counts_mostly_below_action_thresholds_outbreak_in_drought() -> None:
+    import pandas as pd
+
+    from geodata.demo.records import ACTION_THRESHOLD, trap_counts
+
+    spec = REGIONS["dingxi"]
+    traps = pd.DataFrame({"trap_id": [f"T{k}" for k in range(12)], "lon": 104.60 + 0.01 * np.arange(12),
+                          "lat": np.full(12, 35.58), "observer": "x"})
+    above = {}
+    for kind in ("normal", "drought"):
+        shares = []
+        for i in range(4):
+            wy = generate_year(spec, 2000 + i, kind, np.array([[1950.0]]), np.random.default_rng(i),
+                               force_events=True)
+            rows = pd.DataFrame(trap_counts(2000 + i, wy.tas[:, 0, 0] - 273.15, wy.pr[:, 0, 0], traps, None,
+                                            np.random.default_rng(i), season_type=kind))
+            shares.append(np.mean([c >= ACTION_THRESHOLD[s] for s, c in zip(rows.species, rows["count"],
+                                                                                strict=True)]))
+        above[kind] = float(np.mean(shares))
+    assert above["normal"] < 0.05  # most traps below their thresholds in most weeks
+    assert above["drought"] > 2 * above["normal"]

@@ -142,11 +142,38 @@ def test_stripe_rust_window_4_to_16_degC():
     td = daily([10.0, 28.0, -10.0], start="2025-06-20")
     stages = crop_stages("spring_wheat", "2025-04-01", time=tn["time"])  # days 80-82: heading/grain fill
     ds = stripe_rust_risk(tn, tx, td, stages, "spring_wheat")
-    assert ds["risk"].values.tolist() == [1.0, 0.0, 0.0]
+    # one full infection night in the last 14 days: 1/7 on that day and the next 13
+    assert ds["risk"].values.tolist() == pytest.approx([1 / 7, 1 / 7, 1 / 7])
     assert int(aggregate(ds)["infection_days"]) == 1
     weather = xr.Dataset({"tasmin": tn, "tasmax": tx, "tdps": td})
     assert disease_risk("maize", weather, stages).attrs["disease"] == "none"
     xr.testing.assert_identical(disease_risk("spring_wheat", weather, stages), ds.assign_attrs(disease="stripe_rust"))
+
+
+def test_stripe_rust_accumulates_infections_over_one_latent_period():
+    # 20 days at Tmin 6, Tmax 14 °C (humid hours average 6 + 0.44·8 = 9.52 °C: in the 4-16 °C window).
+    # Dew point 14 °C saturates all 24 h (score 1); 2 °C (4 K below Tmin: RH <= 76 %) and -10 °C give
+    # no humid hour. Full infection nights on days 0, 2, 4, 6, 8, 10, 12, 16 (0-based).
+    n = 20
+    tn = daily(np.full(n, 6.0), start="2025-06-01")
+    tx = tn + 8.0
+    wet = [0, 2, 4, 6, 8, 10, 12, 16]
+    tdew = np.full(n, -10.0)
+    tdew[wet] = 14.0
+    tdew[1] = 2.0
+    stages = crop_stages("spring_wheat", "2025-04-01", time=tn["time"])
+    ds = stripe_rust_risk(tn, tx, daily(tdew, start="2025-06-01"), stages, "spring_wheat")
+    # 14-day sums by hand: days 0..12 count the wet days so far; day 14 drops day 0, day 16 adds day 16 and
+    # drops day 2, day 18 drops day 4 ...
+    sums = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 6, 6, 6, 6, 5, 5]
+    assert ds["risk"].values.tolist() == pytest.approx([min(1.0, k / 7) for k in sums])
+    assert int(aggregate(ds)["infection_days"]) == 8
+    assert float(aggregate(ds)["infection_score_14day_max"]) == 7.0
+    # seven full infection nights in two weeks reach red (>= 0.90), three only blue (0.40 .. 0.60)
+    from models.alerts import risk_to_level
+
+    assert int(risk_to_level(ds["risk"].max().values, "disease")) == 4
+    assert int(risk_to_level(np.float64(3 / 7), "disease")) == 1
 
 
 def test_dew_point_from_relative_humidity():

@@ -216,12 +216,34 @@ def test_held_out_season_takes_no_part_in_its_own_forecast():
     assert not np.allclose(a.loc[a["season"] == 2021, "predicted"], b.loc[b["season"] == 2021, "predicted"])
 
 
-def test_clustered_scores_widen_the_group_part_by_hand():
-    from models.yield_model import clustered_scores
+def test_clustered_scores_by_hand():
+    from models.yield_model import SEASON_GRID, clustered_scores
 
-    # group A residuals 0.1, 0.3 (mean 0.2), group B -0.2, -0.2 (mean -0.2); G = 2 -> factor sqrt(3)
+    # group A residuals 0.1, 0.3 (mean 0.2), group B -0.2, -0.2 (mean -0.2): within-season parts
+    # -0.1, 0.1, 0, 0 -> σ_e² = 0.02 / (4 - 2) = 0.01; σ_b² = (0.04 + 0.04)/2 - 0.01 · (1/2 + 1/2)/2 = 0.035;
+    # G = 2: k² = 1 - 1/4 -> season scale sqrt(0.035 · 0.75) = 0.16202
     r = np.array([0.1, 0.3, -0.2, -0.2])
-    s = clustered_scores(r, np.array(["A", "A", "B", "B"]))
-    k = np.sqrt(3.0)
-    np.testing.assert_allclose(s, [abs(-0.1 + 0.2 * k), abs(0.1 + 0.2 * k), 0.2 * k, 0.2 * k])
+    s = clustered_scores(r, np.array(["A", "A", "B", "B"])).reshape(4, SEASON_GRID)
+    # group B rows have no within part: their scores are |0.16202 · t_2|; 90 % point of |t_2| = t_2(0.95) = 2.91999
+    # (2 % for the 200-point grid of the heavy-tailed t_2)
+    assert np.quantile(s[2], 0.9) == pytest.approx(0.16202 * 2.91999, rel=0.03)
+    np.testing.assert_allclose(s[2], s[3])
+    np.testing.assert_allclose(s[2], s[2][::-1])  # symmetric grid
+    np.testing.assert_allclose(s[0], s[1][::-1])  # within parts -0.1 and +0.1 mirror each other
     np.testing.assert_allclose(clustered_scores(r, np.zeros(4)), np.abs(r))  # one group: plain |r|
+    # equal group means smaller than the within noise explains: no season part, within-season |r - mean|
+    flat = clustered_scores(np.array([0.1, -0.1, 0.12, -0.08]), np.array(["A", "A", "B", "B"]))
+    np.testing.assert_allclose(flat, [0.1, 0.1, 0.1, 0.1])
+
+
+def test_intervals_over_cover_no_longer_when_the_season_part_dominates():
+    """Four seasons whose shared errors dominate: the 80 % score quantile must not exceed the largest season."""
+    from models.yield_model import clustered_scores, conformal_quantile
+
+    rng = np.random.default_rng(0)
+    b = np.array([-0.45, -0.1, 0.2, 0.5])  # season errors (log yield), within noise sd 0.05
+    r = np.repeat(b, 100) + rng.normal(0, 0.05, 400)
+    q = conformal_quantile(clustered_scores(r, np.repeat(np.arange(4), 100)), 0.8)
+    # random effects: σ_b² ≈ mean(b²) = 0.1256, k² = 15/16, t_4(0.9) = 1.5332 -> q ≈ 1.5332 · 0.3432 = 0.526
+    assert q == pytest.approx(1.5332 * np.sqrt(0.1256 * 15 / 16), abs=0.03)
+    assert q < 1.29 * 0.5  # the old rule scaled the worst season by sqrt(5/3) = 1.29

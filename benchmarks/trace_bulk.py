@@ -236,13 +236,16 @@ def bulk_fill(
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-400000")
         t = _template(conn, parties)
-        inserts = dict(_INSERTS)
-        inserts["lots"] = "INSERT INTO lots ({}) VALUES ({})".format(
-            ", ".join(t.lot), ", ".join("?" * len(t.lot))
-        )
-        inserts["certificates"] = "INSERT INTO certificates ({}) VALUES ({})".format(
-            ", ".join(t.certificate), ", ".join("?" * len(t.certificate))
-        )
+        from_template = {
+            "lots": "INSERT INTO lots ({}) VALUES ({})".format(
+                ", ".join(t.lot), ", ".join("?" * len(t.lot))
+            ),
+            "certificates": "INSERT INTO certificates ({}) VALUES ({})".format(
+                ", ".join(t.certificate), ", ".join("?" * len(t.certificate))
+            ),
+        }
+        # in _INSERTS order: a lot's row before the rows that refer to it
+        inserts: dict[str, str] = {k: v or from_template[k] for k, v in _INSERTS.items()}
         log = _Log(conn)
         (lot_id,) = conn.execute("SELECT max(id) FROM lots").fetchone()
         (seq,) = conn.execute("SELECT max(seq) FROM events").fetchone()

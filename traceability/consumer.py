@@ -11,7 +11,7 @@ this package never reads rasters.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, bindparam, or_, select
@@ -75,7 +75,7 @@ def _places(
     """Locations by URI and by field id, in one indexed query."""
     if not uris and not field_ids:
         return {}, {}
-    rows = conn.execute(_PLACES, {"uris": sorted(uris), "fields": field_ids}).all()
+    rows: Sequence[Any] = conn.execute(_PLACES, {"uris": sorted(uris), "fields": field_ids}).all()
     by_field: dict[str, Row[Any]] = {}
     for loc in rows:
         if loc.field_id and loc.field_id not in by_field:

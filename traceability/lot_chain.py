@@ -1,8 +1,9 @@
 """Read one lot's chain (and its ancestors') in a handful of indexed queries, and verify it.
 
-A lookup reads: the lot, its lineage (one query per generation), every chain
-link of those lots joined with its event, recorder and log leaf (one query),
-the latest signed checkpoint and the audit-path nodes of those events (one
+A lookup reads: the lot with the latest signed checkpoint and whether it has
+parents (one query), its lineage (one query per generation, none for a lot made
+from no other lot), every chain link of those lots joined with its event,
+recorder and log leaf (one query) and the audit-path nodes of those events (one
 primary-key query). Nothing here reads the whole log: the cost of a lookup
 depends on the lot's history, not on the store's size.
 
@@ -14,6 +15,9 @@ document instead), the hash
 chain link, the log leaf and its RFC 6962 inclusion in the signed checkpoint.
 Results are cached per (content of every row read, log nodes, checkpoint):
 any edited, deleted or reordered row, or a new checkpoint, changes the key.
+Ed25519 outcomes are also cached per (key, signature, message) bytes, so a lot
+read again after a new checkpoint re-checks its log inclusion but not its
+events' signatures. The caches are per process (each gunicorn worker has its own).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Row, bindparam, literal, select
+from sqlalchemy import Connection, Row, bindparam, exists, literal, select, true
 
 from traceability import merkle, signing
 from traceability.db import (
@@ -123,7 +127,12 @@ LINK_COLUMNS = (
 )
 
 
-#: The lot with its product and current holder (one row).
+#: The latest signed checkpoint (a one-row reverse rowid/primary-key read).
+_LATEST_CHECKPOINT = (
+    select(Checkpoint.__table__).order_by(Checkpoint.id.desc()).limit(1).subquery("latest_cp")
+)
+#: The lot with its product, current holder, whether it has parents, and the latest signed
+#: checkpoint with the log's public key: one row, one round trip (each is an indexed read).
 _LOT = (
     select(
         Lot.__table__,
@@ -132,11 +141,33 @@ _LOT = (
         Product.variety.label("product_variety"),
         Organisation.public_name.label("custodian_name"),
         Organisation.role.label("custodian_role"),
+        exists().where(LotLink.child_lot_id == Lot.id).label("has_parents"),
+        _LATEST_CHECKPOINT.c.id.label("cp_id"),
+        _LATEST_CHECKPOINT.c.tree_size.label("cp_tree_size"),
+        _LATEST_CHECKPOINT.c.root_hash.label("cp_root_hash"),
+        _LATEST_CHECKPOINT.c.signed_at.label("cp_signed_at"),
+        _LATEST_CHECKPOINT.c.signature.label("cp_signature"),
+        Meta.value.label("log_public_key"),
     )
     .join(Product, Product.gtin == Lot.gtin)
     .join(Organisation, Organisation.id == Lot.custodian_id)
+    .outerjoin(_LATEST_CHECKPOINT, true())
+    .outerjoin(Meta, Meta.key == literal("log_public_key"))
     .where(Lot.gtin == bindparam("gtin"), Lot.lot == bindparam("lot"))
 )
+
+
+@dataclass(frozen=True)
+class CheckpointRow:
+    """The latest signed checkpoint as read with the lot (the columns of ``checkpoints``)."""
+
+    id: int
+    tree_size: int
+    root_hash: str
+    signed_at: str
+    signature: str
+
+
 #: Parents of a generation of lots (lineage through transformations).
 _PARENTS = (
     select(LotLink.child_lot_id.label("child_id"), Lot.__table__)
@@ -150,13 +181,6 @@ _LINKS = (
     .outerjoin(LogLeaf, LogLeaf.event_seq == Event.seq)
     .where(EventLot.lot_id.in_(bindparam("ids", expanding=True)))
     .order_by(EventLot.lot_id, EventLot.position)
-)
-#: The latest signed checkpoint with the log's public key.
-_CHECKPOINT = (
-    select(Checkpoint.__table__, Meta.value.label("log_public_key"))
-    .outerjoin(Meta, Meta.key == literal("log_public_key"))
-    .order_by(Checkpoint.id.desc())
-    .limit(1)
 )
 _NODES = select(LogNode.key, LogNode.hash).where(LogNode.key.in_(bindparam("keys", expanding=True)))
 
@@ -173,7 +197,7 @@ class LotChain:
     ancestors: list[Row[Any]]
     fields: list[str]
     links: dict[int, list[Row[Any]]]  # lot id -> its links in chain order
-    checkpoint: Row[Any] | None
+    checkpoint: CheckpointRow | None
     log_public_key: bytes | None
 
     @property
@@ -187,7 +211,11 @@ def lineage(conn: Connection, lot: Row[Any]) -> tuple[list[str], list[Row[Any]]]
     fields: set[str] = set()
     generation = [lot]
     while generation:
-        rows = conn.execute(_PARENTS, {"ids": [g.id for g in generation]}).all()
+        rows: Sequence[Row[Any]]
+        if not getattr(generation[0], "has_parents", True):  # the lot row says it has none
+            rows = []
+        else:
+            rows = conn.execute(_PARENTS, {"ids": [g.id for g in generation]}).all()
         with_parents = {r.child_id for r in rows}
         fields.update(
             g.origin_field_id for g in generation if g.id not in with_parents and g.origin_field_id
@@ -212,16 +240,25 @@ def read_chain(conn: Connection, gtin: str, lot: str) -> LotChain:
     fields, ancestors = lineage(conn, row)
     ids = [row.id] + [a.id for a in ancestors]
     links: dict[int, list[Row[Any]]] = {i: [] for i in ids}
-    for r in conn.execute(_LINKS, {"ids": ids}):
+    link_rows: Sequence[Any] = conn.execute(_LINKS, {"ids": ids}).all()
+    for r in link_rows:
         links[r.lot_id].append(r)
-    cp = conn.execute(_CHECKPOINT).first()
-    key = cp.log_public_key if cp is not None else None
-    return LotChain(row, ancestors, fields, links, cp, key)
+    cp = None
+    if row.cp_id is not None:
+        cp = CheckpointRow(
+            row.cp_id, row.cp_tree_size, row.cp_root_hash, row.cp_signed_at, row.cp_signature
+        )
+    return LotChain(row, ancestors, fields, links, cp, row.log_public_key)
 
 
 def audit_nodes(conn: Connection, plans: Sequence[list[list[tuple[int, int]]]]) -> dict[int, bytes]:
     """``node_key -> hash`` of every stored subtree the audit-path ``plans`` name (one query)."""
     keys = {merkle.node_key(level, i) for plan in plans for element in plan for level, i in element}
+    return nodes_by_key(conn, keys)
+
+
+def nodes_by_key(conn: Connection, keys: set[int]) -> dict[int, bytes]:
+    """``node_key -> hash`` of the stored subtrees among ``keys`` (one query per 500 keys)."""
     found: dict[int, bytes] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):  # stay under every backend's bound-parameter limit
@@ -231,6 +268,20 @@ def audit_nodes(conn: Connection, plans: Sequence[list[list[tuple[int, int]]]]) 
             except ValueError:
                 continue
     return found
+
+
+def path_from_keys(plan: list[tuple[int, ...]], nodes: dict[int, bytes]) -> list[bytes] | None:
+    """RFC 6962 audit path from stored nodes (``plan``: :func:`merkle.audit_path_keys`); ``None`` when a node is missing."""
+    path = []
+    for element in plan:
+        parts = []
+        for k in element:
+            node = nodes.get(k)
+            if node is None:
+                return None
+            parts.append(node)
+        path.append(parts[0] if len(parts) == 1 else merkle.fold_parts(parts))
+    return path
 
 
 def audit_path(plan: list[list[tuple[int, int]]], nodes: dict[int, bytes]) -> list[bytes] | None:
@@ -297,6 +348,26 @@ def checkpoint_message(size: int, root: str, signed_at: str) -> bytes:
 _REHASHED: LruCache[tuple[str, str], str] = LruCache(50_000)
 _CHECKPOINTS: LruCache[tuple[bytes, bytes, str], bool] = LruCache(64)
 _VERIFIED: LruCache[tuple[str, bool], ChainCheck] = LruCache(20_000)
+#: Outcomes of Ed25519 checks by SHA-256 of (public key, signature, message): a fact about those
+#: bytes, still true under a new checkpoint, so a lot re-read after other lots were recorded
+#: (a new checkpoint: a ``_VERIFIED`` miss) does not verify its events' signatures again.
+_SIGNATURES: LruCache[bytes, bool] = LruCache(100_000)
+
+
+def _signature_ok(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """:func:`signing.verify_signature`, remembered per (key, signature, message) bytes."""
+    key = hashlib.sha256(
+        len(public_key).to_bytes(2, "big")
+        + public_key
+        + len(signature).to_bytes(2, "big")
+        + signature
+        + message
+    ).digest()
+    ok = _SIGNATURES.get(key)
+    if ok is None:
+        ok = signing.verify_signature(public_key, message, signature)
+        _SIGNATURES.put(key, ok)
+    return ok
 
 
 def _rehash(document: str, doc: dict[str, Any]) -> str:
@@ -309,7 +380,7 @@ def _rehash(document: str, doc: dict[str, Any]) -> str:
     return cached
 
 
-def _checkpoint_ok(public_key: bytes, cp: Row[Any]) -> bool:
+def _checkpoint_ok(public_key: bytes, cp: CheckpointRow) -> bool:
     message = checkpoint_message(cp.tree_size, cp.root_hash, cp.signed_at)
     key = (public_key, message, cp.signature)
     ok = _CHECKPOINTS.get(key)
@@ -347,13 +418,13 @@ def _fingerprint(
     return digest.hexdigest(), recompute_hashes
 
 
-def _plans(chain: LotChain) -> dict[int, list[list[tuple[int, int]]]]:
-    """Audit-path plan of every event of the chain in the latest checkpoint's tree."""
+def _plans(chain: LotChain) -> dict[int, list[tuple[int, ...]]]:
+    """Audit-path plan (node keys) of every event of the chain in the latest checkpoint's tree."""
     cp = chain.checkpoint
     if cp is None:
         return {}
     return {
-        r.log_index: merkle.audit_path_plan(r.log_index, cp.tree_size)
+        r.log_index: merkle.audit_path_keys(r.log_index, cp.tree_size)
         for lot in chain.lots
         for r in chain.links[lot.id]
         if 0 <= r.log_index < cp.tree_size
@@ -380,7 +451,7 @@ def verify_chain(
     nodes, checkpoint): an edited row or a new checkpoint is a cache miss.
     """
     plans = _plans(chain)
-    nodes = audit_nodes(conn, list(plans.values()))
+    nodes = nodes_by_key(conn, {k for plan in plans.values() for element in plan for k in element})
     key = _fingerprint(chain, nodes, recompute_hashes)
     cached = _VERIFIED.get(key)
     if cached is not None:
@@ -392,7 +463,7 @@ def verify_chain(
 
 def _verify(
     chain: LotChain,
-    plans: dict[int, list[list[tuple[int, int]]]],
+    plans: dict[int, list[tuple[int, ...]]],
     nodes: dict[int, bytes],
     *,
     short: Callable[[str | None], str | None],
@@ -473,10 +544,10 @@ def _check_link(
         "corrects_event_id": r.corrects_event_id,
     }
     # Version 2 signs the document's digest: the content is bound without re-canonicalising.
-    bound = signing.verify_signature(
+    bound = _signature_ok(
         r.org_public_key, signed_message(**fields, document_digest=actual), signature
     )
-    if not bound and not signing.verify_signature(
+    if not bound and not _signature_ok(
         r.org_public_key, signed_message(**fields, document_digest=None), signature
     ):
         return "signature of the recording organisation does not verify"
@@ -495,7 +566,7 @@ def _check_log(
     r: Row[Any],
     tree_size: int,
     root: bytes,
-    plan: list[list[tuple[int, int]]] | None,
+    plan: list[tuple[int, ...]] | None,
     nodes: dict[int, bytes],
     problems: list[str],
 ) -> str | None:
@@ -505,7 +576,7 @@ def _check_log(
         return "log entry does not match the event"
     if r.log_index >= tree_size:
         return None  # recorded after the checkpoint read (cannot happen within one transaction)
-    path = None if plan is None else audit_path(plan, nodes)
+    path = None if plan is None else path_from_keys(plan, nodes)
     if path is None:
         problems.append("the Merkle log has missing or reordered entries")
         return "event not included in the signed log checkpoint"
@@ -525,5 +596,5 @@ def _check_log(
 
 def clear_caches() -> None:
     """Forget cached verification results (for measurements of cold lookups)."""
-    for cache in (_REHASHED, _CHECKPOINTS, _VERIFIED):
+    for cache in (_REHASHED, _CHECKPOINTS, _VERIFIED, _SIGNATURES):
         cache.clear()

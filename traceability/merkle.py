@@ -23,10 +23,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 def _split(n: int) -> int:
     """Largest power of two strictly smaller than ``n`` (n >= 2)."""
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
+    return 1 << ((n - 1).bit_length() - 1)
 
 
 def root_hash(leaves: Sequence[bytes]) -> bytes:
@@ -199,6 +196,14 @@ def audit_path_plan(index: int, tree_size: int) -> list[list[tuple[int, int]]]:
             start, n, m = start + k, n - k, m - k
     path.reverse()
     return path
+
+
+def audit_path_keys(index: int, tree_size: int) -> list[tuple[int, ...]]:
+    """:func:`audit_path_plan` with each perfect subtree given by its :func:`node_key`."""
+    return [
+        tuple((level << _INDEX_BITS) | i for level, i in element)
+        for element in audit_path_plan(index, tree_size)
+    ]
 
 
 def fold_parts(hashes: Sequence[bytes]) -> bytes:

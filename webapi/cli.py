@@ -3,8 +3,10 @@
 Production: run it on 127.0.0.1 behind a reverse proxy (nginx, Caddy) that
 terminates TLS, set ``--proxy-hops 1`` so client addresses (rate limits) and
 URLs (Digital Links, next links) come from the ``X-Forwarded-*`` headers, and
-scale with ``--workers`` (each worker has its own tile cache and rate-limit
-counters). Settings come from ``NONGSHU_*`` environment variables.
+scale with ``--workers``: the workers share the rate-limit counters (one SQLite
+file per server, :mod:`webapi.ratelimit`) and the rendered-tile disk cache
+(``<data>/cache/tiles``); each keeps a small in-memory cache of open rasters.
+Settings come from ``NONGSHU_*`` environment variables.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from nongshu.cli import get_settings
 
 
 class GunicornApp(BaseApplication):
-    """Gunicorn running an app built by :func:`webapi.create_app` in each worker."""
+    """Gunicorn running the app of :func:`webapi.create_app`, built once in the master (``preload_app``) and forked into the workers."""
 
     def __init__(self, app_factory: Any, options: dict[str, Any]) -> None:
         self.app_factory = app_factory

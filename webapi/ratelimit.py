@@ -5,9 +5,13 @@ tokens per second; a request that finds the bucket empty gets a 429 with a
 ``Retry-After`` equal to the whole seconds until one token is back
 (RFC 9110 §10.2.3; RFC 6585 §4 for 429).
 
-The buckets live in a small SQLite file (WAL journal, one ``BEGIN IMMEDIATE``
-transaction per request), so all gunicorn workers of one server count together:
-two workers do not double the limit. ``nongshu serve`` builds the app once in the
+The buckets live in a small SQLite file (WAL journal), so all gunicorn workers of
+one server count together: two workers do not double the limit. A request is one
+atomic statement (an ``INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING``
+upsert, SQLite >= 3.35) that refills, tests and spends the bucket in place; no
+explicit write transaction is held, so the write lock lasts one statement and the
+workers are not serialised behind Python code. A limit that can never run out
+(:attr:`Limit.unlimited`) never touches the file. ``nongshu serve`` builds the app once in the
 gunicorn master (``preload_app``) and forks the workers, so the file chosen at
 build time is the one every worker uses. Without an explicit ``path`` the file is
 private to this server instance (a fresh temporary directory, removed when the
@@ -39,6 +43,8 @@ from webapi.errors import RateLimitedError
 
 log = logging.getLogger(__name__)
 
+#: First SQLite release with ``RETURNING`` (https://sqlite.org/lang_returning.html).
+MIN_SQLITE = (3, 35, 0)
 #: Rows are pruned once per this many writes of one connection.
 PRUNE_EVERY = 500
 #: How long a writer waits for SQLite's write lock before giving up, in milliseconds.
@@ -55,17 +61,48 @@ CREATE TABLE IF NOT EXISTS buckets (
 """
 
 
+#: A bucket refilling at least this many tokens per second never runs out: no single
+#: server answers a million requests per second (the tile and trace benchmarks measure
+#: a few thousand on 2 cores), so such a limit is treated as no limit at all.
+UNLIMITED_RATE_PER_S = 1e6
+
+#: Spend ``:cost`` tokens of one bucket in one statement. A new client starts from a full
+#: bucket; an existing one is refilled for the time since ``updated`` (a clock step back
+#: adds nothing), capped at ``:burst``. The ``WHERE`` of ``DO UPDATE`` leaves the row
+#: untouched when the refilled bucket holds less than ``:cost``: then no row is returned
+#: (denied). SET expressions read the row as it was before the update.
+_SPEND = """
+INSERT INTO buckets (bucket, client, tokens, updated) VALUES (:bucket, :client, :burst - :cost, :now)
+ON CONFLICT (bucket, client) DO UPDATE SET
+    tokens = min(:burst, buckets.tokens + max(:now - buckets.updated, 0.0) * :rate) - :cost,
+    updated = :now
+WHERE min(:burst, buckets.tokens + max(:now - buckets.updated, 0.0) * :rate) >= :cost
+RETURNING tokens
+"""
+_READ = "SELECT tokens, updated FROM buckets WHERE bucket = ? AND client = ?"
+
+
 @dataclass(frozen=True)
 class Limit:
     """``burst`` requests at once, refilled at ``per_minute`` per minute."""
 
-    burst: int
+    burst: float
     per_minute: float
+
+    @classmethod
+    def none(cls) -> Limit:
+        """No limit: every request passes and the counter file is never touched."""
+        return cls(burst=math.inf, per_minute=math.inf)
 
     @property
     def rate(self) -> float:
         """Tokens per second."""
         return self.per_minute / 60.0
+
+    @property
+    def unlimited(self) -> bool:
+        """True when the bucket can never run out (infinite, or refilled >= :data:`UNLIMITED_RATE_PER_S`)."""
+        return self.burst >= 1 and (math.isinf(self.burst) or self.rate >= UNLIMITED_RATE_PER_S)
 
     def refill(self, tokens: float, elapsed_s: float) -> float:
         """Tokens after ``elapsed_s`` seconds (never above ``burst``; a clock step back adds nothing)."""
@@ -85,6 +122,11 @@ class RateLimiter:
         clock: Callable[[], float] = time.time,
         path: str | Path | None = None,
     ) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(
+                f"error: the rate limiter needs SQLite >= {'.'.join(map(str, MIN_SQLITE))} "
+                f"(INSERT … RETURNING), this Python links SQLite {sqlite3.sqlite_version}"
+            )
         self.limits = dict(limits)
         self._clock = clock
         if path is None:
@@ -116,41 +158,41 @@ class RateLimiter:
         return conn
 
     def _take(self, bucket: str, client: str, cost: float) -> float:
-        """Take ``cost`` tokens; returns 0 when allowed, else the seconds to wait."""
+        """Take ``cost`` tokens; returns 0 when allowed, else the seconds to wait.
+
+        One autocommit statement (:data:`_SPEND`) decides and spends atomically across
+        processes; only a denied request reads the row again, to compute its ``Retry-After``.
+        """
         limit = self.limits[bucket]
+        if limit.unlimited:
+            return 0.0
+        if cost > limit.burst:
+            return limit.wait_for(cost - limit.burst)  # can never be allowed; nothing to count
         try:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                now = self._clock()
-                row = conn.execute(
-                    "SELECT tokens, updated FROM buckets WHERE bucket = ? AND client = ?", (bucket, client)
-                ).fetchone()
-                tokens = float(limit.burst) if row is None else limit.refill(row[0], now - row[1])
-                allowed = tokens >= cost
-                left = tokens - cost if allowed else tokens
-                conn.execute(
-                    "INSERT INTO buckets (bucket, client, tokens, updated) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (bucket, client) DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated",
-                    (bucket, client, left, now),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            self._maybe_prune(conn, now)
+            now = self._clock()
+            spent = conn.execute(
+                _SPEND,
+                {"bucket": bucket, "client": client, "cost": cost, "now": now,
+                 "burst": float(limit.burst), "rate": limit.rate},
+            ).fetchall()  # step to the end: the statement (and its write lock) completes here
+            if spent:
+                self._maybe_prune(conn, now)
+                return 0.0
+            row = conn.execute(_READ, (bucket, client)).fetchone()
         except sqlite3.Error as err:
             log.warning("rate limiter storage %s failed, request let through: %s", self.path, err)
             return 0.0
-        return 0.0 if allowed else limit.wait_for(cost - tokens)
+        tokens = float(limit.burst) if row is None else limit.refill(row[0], now - row[1])
+        return max(limit.wait_for(cost - tokens), 1e-9)  # denied: always a positive wait
 
     def _peek(self, bucket: str, client: str) -> float:
         """Tokens the client has now, without spending any."""
         limit = self.limits[bucket]
+        if limit.unlimited:
+            return float(limit.burst)
         try:
-            row = self._connection().execute(
-                "SELECT tokens, updated FROM buckets WHERE bucket = ? AND client = ?", (bucket, client)
-            ).fetchone()
+            row = self._connection().execute(_READ, (bucket, client)).fetchone()
         except sqlite3.Error as err:
             log.warning("rate limiter storage %s failed, request let through: %s", self.path, err)
             return float(limit.burst)

@@ -8,6 +8,7 @@ linkset; ``?linkType=gs1:<type>`` redirects (307) to that link.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -24,6 +25,11 @@ bp = Blueprint("resolver", __name__)
 bp.record_once(register_gs1_converter)  # before the routes below use <dlvalue:lot>
 
 GS1_VOC = "https://gs1.org/voc/"
+#: Seconds a browser or shared cache may reuse a lot's page or view without asking again. A lot
+#: changes only when an event for its chain lands, which for a lot on a shop shelf is rare; one
+#: minute bounds how long a recall or new inspection can stay unseen by a re-scan. After that the
+#: strong ETag (a digest of the body) lets the client revalidate for a bodiless 304.
+VIEW_MAX_AGE_S = 60
 LINKSET_TYPE = "application/linkset+json"
 LINK_TYPES = ("gs1:pip", "gs1:traceability", "gs1:certificationInfo")
 
@@ -44,9 +50,10 @@ def linkset(gtin: str, lot: str) -> dict[str, Any]:
     """RFC 9264 linkset (JSON) of the lot, anchored at its Digital Link URI."""
     anchor = build_digital_link(gtin, lot, resolver=request.host_url.rstrip("/"))
     entry: dict[str, Any] = {"anchor": anchor}
-    for link_type, target in _links(gtin, lot).items():
+    links = _links(gtin, lot)
+    for link_type, target in links.items():
         entry[GS1_VOC + link_type.split(":", 1)[1]] = [target]
-    entry[GS1_VOC + "defaultLink"] = [_links(gtin, lot)["gs1:pip"]]
+    entry[GS1_VOC + "defaultLink"] = [links["gs1:pip"]]
     return {"linkset": [entry]}
 
 
@@ -94,18 +101,21 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
     lot = validate_lot(lot)
     store = context.get_trace_store()
     link_type = request.args.get("linkType")
-    if link_type is not None or _wants(LINKSET_TYPE):
+    wants_linkset = link_type is None and _wants(LINKSET_TYPE)  # Accept parsed once per request
+    if link_type is not None or wants_linkset:
         gtin, lot = store.find_lot(lot, gtin)  # 404 for an unknown lot before answering with links
     links_header = (
         f'<{url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="linkset", _external=True)}>; '
         f'rel="linkset"; type="{LINKSET_TYPE}"'
     )
-    if link_type in ("linkset", "all") or (link_type is None and _wants(LINKSET_TYPE)):
+    if link_type in ("linkset", "all") or wants_linkset:
         response = Response(json.dumps(linkset(gtin, lot), ensure_ascii=False), mimetype=LINKSET_TYPE)
         response.headers["Link"] = links_header
-        return response
+        response.vary.add("Accept")  # without ?linkType the linkset is chosen by Accept
+        return _cacheable(response)
     if link_type and link_type != "gs1:pip":
-        target = _links(gtin, lot).get(link_type) or _links(gtin, lot)["gs1:pip"]
+        links = _links(gtin, lot)
+        target = links.get(link_type) or links["gs1:pip"]
         moved = redirect(target["href"], code=307)
         moved.headers["Link"] = links_header
         return moved
@@ -116,8 +126,31 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
         lang = page_lang()
         response = render_page("lot.html", lang=lang, view=view, gtin=gtin, lot=lot,
                                digital_link=build_digital_link(gtin, lot, resolver=context.settings.resolver_url))
+        response.vary.add("Accept-Language")  # the page language follows it when ?lang= is absent
     response.headers["Link"] = links_header
     response.vary.add("Accept")
+    return _cacheable(response)
+
+
+def _cacheable(response: Response) -> Response:
+    """A public response with a strong ETag of its body, answered with 304 on a matching If-None-Match.
+
+    The ETag is a digest of the body, so it changes exactly when the view does: a new event
+    in the lot's chain, a recall, a new certificate or a season summary of a new run
+    (RFC 9110 §8.8.3, §13.1.2; Cache-Control: RFC 9111 §5.2.2). The app gzips JSON for
+    clients that accept it, and a strong ETag must differ between content codings
+    (RFC 9110 §8.8.3.3), so those clients get the tag with ``-gzip`` appended.
+    """
+    tag = hashlib.sha256(response.get_data()).hexdigest()[:40]
+    if response.is_json and "gzip" in request.accept_encodings:
+        tag += "-gzip"
+    response.set_etag(tag)
+    response.vary.add("Accept-Encoding")
+    response.cache_control.public = True
+    response.cache_control.max_age = VIEW_MAX_AGE_S
+    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(tag):
+        response.status_code = 304  # If-None-Match uses the weak comparison (RFC 9110 §13.1.2)
+        response.set_data(b"")
     return response
 
 

@@ -49,7 +49,9 @@ def field_statistics(
     # computed once), reading the rasters block by block rather than field by field
     table = exact_extract([str(p) for p in rasters.values()], polys, list(STATS), include_cols=[id_column],
                           output="pandas", strategy="raster-sequential")
-    renamed = {f"{stem}_{op}": f"{name}_{suffix}" for stem, name in stems.items() for op, suffix in STATS.items()}
+    # exactextract prefixes the columns with the file's stem when given several rasters, not for one
+    prefix = (lambda stem: f"{stem}_") if len(rasters) > 1 else (lambda stem: "")
+    renamed = {f"{prefix(stem)}{op}": f"{name}_{suffix}" for stem, name in stems.items() for op, suffix in STATS.items()}
     out = table.rename(columns=renamed).set_index(id_column)
     counts = exact_extract(str(rasters[coverage_layer]), polys, ["valid_cells=count", "all_cells=count(default_value=-1)"],
                            include_cols=[id_column], output="pandas", strategy="raster-sequential")

@@ -47,16 +47,21 @@ def field_statistics(
         raise PipelineError("coverage layer is not among the rasters", field="coverage_layer", got=coverage_layer)
     # one pass over every raster at once (the rasters share the grid, so each field's coverage fractions are
     # computed once), reading the rasters block by block rather than field by field
-    table = exact_extract([str(p) for p in rasters.values()], polys, list(STATS), include_cols=[id_column],
-                          output="pandas", strategy="raster-sequential")
+    single = len(rasters) == 1
+    count_ops = ["valid_cells=count", "all_cells=count(default_value=-1)"]
+    table = exact_extract([str(p) for p in rasters.values()], polys, list(STATS) + (count_ops if single else []),
+                          include_cols=[id_column], output="pandas", strategy="raster-sequential")
     # exactextract prefixes the columns with the file's stem when given several rasters, not for one
-    prefix = (lambda stem: f"{stem}_") if len(rasters) > 1 else (lambda stem: "")
+    prefix = (lambda stem: f"{stem}_") if not single else (lambda stem: "")
     renamed = {f"{prefix(stem)}{op}": f"{name}_{suffix}" for stem, name in stems.items() for op, suffix in STATS.items()}
     out = table.rename(columns=renamed).set_index(id_column)
-    counts = exact_extract(str(rasters[coverage_layer]), polys, ["valid_cells=count", "all_cells=count(default_value=-1)"],
-                           include_cols=[id_column], output="pandas", strategy="raster-sequential")
-    counts = counts.set_index(id_column)
+    if single:
+        counts = out
+    else:  # named operations must be unique across rasters: the coverage counts in a second (cheap) pass
+        counts = exact_extract(str(rasters[coverage_layer]), polys, count_ops, include_cols=[id_column],
+                               output="pandas", strategy="raster-sequential").set_index(id_column)
     out["pixel_count"] = counts["all_cells"]
     valid = counts["valid_cells"]
+    out = out.drop(columns=["all_cells", "valid_cells"], errors="ignore")
     out["valid_fraction"] = (valid / out["pixel_count"]).where(out["pixel_count"] > 0, 0.0)
     return out.reset_index()

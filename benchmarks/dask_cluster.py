@@ -63,7 +63,10 @@ class DaskCluster:
     def _spawn(self, name: str, args: list[str]) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, "PYTHONPATH": str(PACKAGE_DIR.parent)}
+        from pipelines.cluster import GDAL_CACHE_MB
+
+        # the workers of `nongshu run`'s own LocalCluster cap GDAL's cache (pipelines.cluster.bound_gdal_cache)
+        env = {"GDAL_CACHEMAX": str(GDAL_CACHE_MB), **os.environ, "PYTHONPATH": str(PACKAGE_DIR.parent)}
         self._procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", *args],

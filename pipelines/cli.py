@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from nongshu.cli import get_settings
-from pipelines.cluster import ClusterSpec
+from pipelines.cluster import ClusterSpec, bound_gdal_cache
 from pipelines.inputs import as_date
 from pipelines.season import RunOptions, RunResult, run_season
 
@@ -68,6 +68,7 @@ def summary_table(result: RunResult) -> Table:
 def run(ctx: click.Context, inputs: Path, season: int, out: Path, scheduler: str | None, workers: int | None,
         memory_limit: str | None, as_of: str | None, model_dir: Path | None) -> None:
     """Run the season pipeline: yield and risk rasters, field tables, alerts and a STAC catalog."""
+    bound_gdal_cache()
     settings = get_settings(ctx)
     spec = ClusterSpec.from_settings(settings, scheduler=scheduler, workers=workers, memory_limit=memory_limit)
     options = RunOptions(inputs=inputs, season=season, out=out, as_of=as_of_date(as_of), model_dir=model_dir)

@@ -50,7 +50,13 @@ from pipelines import (
     vegetation,
     zonal,
 )
-from pipelines.cluster import ClusterSpec, client_peak_memory, dask_client, worker_peak_memory
+from pipelines.cluster import (
+    ClusterSpec,
+    bound_gdal_cache,
+    client_peak_memory,
+    dask_client,
+    worker_peak_memory,
+)
 from pipelines.inputs import RegionInputs, open_region
 from pipelines.rundir import staged_run_dir
 
@@ -134,6 +140,7 @@ def _noop(stage: str, done: int, total: int) -> None:
 # ---------------------------------------------------------------------------
 def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noop) -> RunResult:
     """Run the season pipeline; the run directory appears complete or not at all."""
+    bound_gdal_cache()
     started = time.perf_counter()
     if options.model_dir is not None:
         training.check_model_dir(options.model_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -52,3 +53,17 @@ def test_local_cluster_runs_tasks_in_worker_processes() -> None:
         assert client.submit(sum, [1, 2, 3]).result() == 6
         peaks = worker_peak_memory(client)
         assert set(peaks) == set(pids) and all(v > 10 * 2**20 for v in peaks.values())
+
+
+def test_local_cluster_workers_get_a_bounded_gdal_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL's default cache (5 % of RAM per process) made worker RSS grow with the region size."""
+    from pipelines.cluster import GDAL_CACHE_MB, bound_gdal_cache
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    bound_gdal_cache()
+    with dask_client(ClusterSpec(workers=1, memory_limit="1GiB")) as client:
+        seen = client.run(lambda: os.environ.get("GDAL_CACHEMAX"))
+    assert list(seen.values()) == [str(GDAL_CACHE_MB)]
+    monkeypatch.setenv("GDAL_CACHEMAX", "64")
+    bound_gdal_cache()  # a value the user chose is kept
+    assert os.environ["GDAL_CACHEMAX"] == "64"

@@ -1,4 +1,4 @@
-"""``nongshu trace ...``: list, show, export, import, verify, QR codes, recall, demo chain."""
+"""``nongshu trace ...``: list, show, export, import, verify, QR codes, recall, demo chain, organisations and API keys."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from nongshu.cli import get_settings
 from traceability.errors import TraceError
 from traceability.gs1 import build_digital_link
 from traceability.qr import write_qr
-from traceability.store import TraceStore
+from traceability.store import ROLES, TraceStore
 
 database_option = click.option(
     "--database-url",
@@ -259,3 +259,71 @@ def demo_command(
             fg="yellow",
             err=True,
         )
+
+
+@trace.group("org")
+def org_group() -> None:
+    """Organisations that record events (operators, on the server)."""
+
+
+@org_group.command("add")
+@click.option("--gln", required=True, help="GLN of the organisation (13 digits, check digit verified).")
+@click.option("--name", required=True, help="Registered name.")
+@click.option("--role", required=True, help="One of: " + ", ".join(ROLES) + ".")
+@click.option("--public-name", default=None, help="Name shown on consumer trace pages (default: --name).")
+@database_option
+@click.pass_context
+def org_add_command(ctx: click.Context, gln: str, name: str, role: str, public_name: str | None,
+                    database_url: str | None) -> None:
+    """Register an organisation with its own Ed25519 signing key (idempotent on the GLN)."""
+    with _open(ctx, database_url) as store:
+        principal = store.create_organisation(gln=gln, name=name, role=role, public_name=public_name)
+    click.echo(f"{principal.gln} {principal.role} {principal.name}")
+
+
+@trace.group("keys")
+def keys_group() -> None:
+    """API keys: issue (shown once), list, revoke (operators, on the server; see docs/SECURITY.md)."""
+
+
+@keys_group.command("issue")
+@click.argument("gln")
+@click.option("--label", default="", help="What the key is for (e.g. the system that uses it).")
+@database_option
+@click.pass_context
+def keys_issue_command(ctx: click.Context, gln: str, label: str, database_url: str | None) -> None:
+    """Issue a new API key for the organisation GLN; the key is printed once and only its digest is stored."""
+    with _open(ctx, database_url) as store:
+        key = store.issue_api_key(gln, label=label)
+    click.echo(key)
+    click.secho("store this key now: it is not shown again", fg="yellow", err=True)
+
+
+@keys_group.command("list")
+@click.option("--gln", default=None, help="Only this organisation's keys.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@database_option
+@click.pass_context
+def keys_list_command(ctx: click.Context, gln: str | None, as_json: bool, database_url: str | None) -> None:
+    """List issued keys by id (never the keys themselves)."""
+    with _open(ctx, database_url) as store:
+        rows = store.api_keys(gln)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("key id", "GLN", "organisation", "label", "created", "revoked")
+    for row in rows:
+        table.add_row(row["key_id"], row["gln"], row["organisation"], row["label"], row["created_at"],
+                      row["revoked_at"] or "")
+    Console().print(table)
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@database_option
+@click.pass_context
+def keys_revoke_command(ctx: click.Context, key_id: str, database_url: str | None) -> None:
+    """Revoke the key with id KEY_ID (the 12 hex digits after ``nsk_``); later requests with it get a 401."""
+    with _open(ctx, database_url) as store:
+        store.revoke_api_key(key_id)
+    click.echo(f"revoked {key_id}")

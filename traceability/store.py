@@ -308,6 +308,7 @@ class TraceStore:
 
     def issue_api_key(self, gln: str, *, label: str = "") -> str:
         """A new API key for the organisation; only its SHA-256 is stored, the key is returned once."""
+        gln = normalise_gln(gln)
         key, key_id, digest = signing.new_api_key()
         with self._write() as s:
             org = self._org(s, gln)
@@ -322,7 +323,21 @@ class TraceStore:
             )
         return key
 
+    def api_keys(self, gln: str | None = None) -> list[dict[str, Any]]:
+        """Issued API keys (id, organisation, label, created/revoked times), never the key or its digest."""
+        with self._read() as s:
+            query = select(ApiKey, Organisation).join(Organisation, ApiKey.organisation_id == Organisation.id)
+            if gln is not None:
+                query = query.where(Organisation.gln == self._org(s, normalise_gln(gln)).gln)
+            rows = s.execute(query.order_by(ApiKey.created_at, ApiKey.key_id)).all()
+            return [
+                {"key_id": key.key_id, "gln": org.gln, "organisation": org.name, "role": org.role,
+                 "label": key.label, "created_at": key.created_at, "revoked_at": key.revoked_at}
+                for key, org in rows
+            ]
+
     def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key by its id: every later request with it is a 401 (events it recorded stay valid)."""
         with self._write() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
             if row is None:

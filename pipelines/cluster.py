@@ -110,7 +110,10 @@ def dask_client(spec: ClusterSpec) -> Iterator[Client]:
             processes=True,
             dashboard_address=":0",  # None still binds the default 8787, which clashes between runs
             host="127.0.0.1",
-            silence_logs=logging.WARNING,
+            # failures reach the run as exceptions (task errors, KilledWorker) and end in one `error:` line;
+            # distributed's own log records (e.g. a worker's heartbeat racing the scheduler's shutdown after a
+            # failed run) would only add tracebacks to it
+            silence_logs=logging.CRITICAL,
         )
     except (OSError, TimeoutError, ValueError, RuntimeError) as err:
         raise ClusterError(f"cannot start a local Dask cluster: {err}", source="LocalCluster") from err

@@ -35,6 +35,8 @@ from benchmarks.webservers import (
     nongshu_server,
 )
 
+#: columns of one load run in the lookups table.
+LOAD_COLUMNS = ("requests", "errors", "req_per_s", "p50_ms", "p95_ms", "p99_ms", "server_cpu_ms")
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live children (a gunicorn master and workers)."""
@@ -122,17 +124,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
     table = result.table(
         f"Lookups at {clients} clients (median round of {rounds}, rounds interleaved; "
         "server_cpu_ms: CPU time of the gunicorn master and workers per request)",
-        [
-            "server",
-            "lookup",
-            "requests",
-            "errors",
-            "req_per_s",
-            "p50_ms",
-            "p95_ms",
-            "p99_ms",
-            "server_cpu_ms",
-        ],
+        ["server", "lookup", *LOAD_COLUMNS],
     )
     logs = ctx.subdir("logs")
     runs: dict[str, list[dict]] = {name: [] for name in variants}
@@ -164,18 +156,7 @@ def benchmark(ctx: BenchContext) -> BenchResult:
         table.add(
             server=who,
             lookup="fixed JSON" if name == "bare" else name,
-            **{
-                k: measured[name][k]
-                for k in (
-                    "requests",
-                    "errors",
-                    "req_per_s",
-                    "p50_ms",
-                    "p95_ms",
-                    "p99_ms",
-                    "server_cpu_ms",
-                )
-            },
+            **{k: measured[name][k] for k in LOAD_COLUMNS},
         )
     result.raw = {"rounds": runs}
     view = measured["consumer view JSON"]

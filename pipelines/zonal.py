@@ -52,8 +52,8 @@ def field_statistics(
     table = exact_extract([str(p) for p in rasters.values()], polys, list(STATS) + (count_ops if single else []),
                           include_cols=[id_column], output="pandas", strategy="raster-sequential")
     # exactextract prefixes the columns with the file's stem when given several rasters, not for one
-    prefix = (lambda stem: f"{stem}_") if not single else (lambda stem: "")
-    renamed = {f"{prefix(stem)}{op}": f"{name}_{suffix}" for stem, name in stems.items() for op, suffix in STATS.items()}
+    renamed = {f"{'' if single else stem + '_'}{op}": f"{name}_{suffix}"
+               for stem, name in stems.items() for op, suffix in STATS.items()}
     out = table.rename(columns=renamed).set_index(id_column)
     if single:
         counts = out

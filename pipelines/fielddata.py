@@ -24,7 +24,7 @@ import xarray as xr
 from distributed import Client
 
 from geodata.grid import analysis_grid
-from geodata.readers import read_dem, read_sentinel2, read_weather
+from geodata.readers import read_dem, read_weather
 from geodata.readers.imagery import Scene, load_items, select_scenes
 from geodata.readers.raster import check_raster
 from pipelines import (
@@ -33,8 +33,8 @@ from pipelines import (
     fieldfeatures,
     fieldseries,
     fieldweather,
+    ndvi_stack,
     terrain,
-    vegetation,
 )
 from pipelines.errors import PipelineError
 from pipelines.inputs import RegionInputs
@@ -107,13 +107,11 @@ def submit_ndvi_observations(
         return PendingObservations(None, pd.DatetimeIndex([], name="date"), field_ids)
     # B04, B08, SCL and NDVI per date in a task
     chunks = imagery_chunk_px(scenes, n_variables=4)
-    ds = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=start, end=end, grid=grid, chunks=chunks)
+    ndvi = ndvi_stack.masked_ndvi(inputs.items_path, start=start, end=end, grid=grid, chunks=chunks)
     _record_imagery(inputs, scenes)
-    ndvi = xr.apply_ufunc(vegetation.spectral.ndvi, ds["B08"], ds["B04"], dask="parallelized",
-                          output_dtypes=["float32"])
     means = fieldseries.field_means(ndvi.data, grid.affine, list(geoms.values))
     (future,) = client.compute([means])
-    return PendingObservations(future, pd.DatetimeIndex(ds["time"].values).normalize(), field_ids)
+    return PendingObservations(future, pd.DatetimeIndex(ndvi["time"].values).normalize(), field_ids)
 
 
 def _record_imagery(inputs: RegionInputs, scenes: list) -> None:

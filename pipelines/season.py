@@ -31,7 +31,7 @@ import xarray as xr
 
 from geodata.errors import InputError
 from geodata.grid import xr_reproject
-from geodata.readers import read_pests, read_sentinel2, read_soil
+from geodata.readers import read_pests, read_soil
 from geodata.readers.imagery import load_items, select_scenes
 from models import alerts as alert_levels
 from pipelines import (
@@ -42,10 +42,10 @@ from pipelines import (
     fieldfeatures,
     fieldweather,
     hazards,
+    ndvi_stack,
     outputs,
     pests,
     rasterize,
-    spectral,
     training,
     vegetation,
     zonal,
@@ -377,9 +377,7 @@ def pixel_layers(
     """
     inputs, grid = fd.inputs, fd.grid
     px = season_chunk_px(inputs, window)
-    ds = read_sentinel2(inputs.items_path, bands=BANDS, start=window.start, end=window.valid_to, grid=grid,
-                        chunks=px)
-    ndvi = xr.apply_ufunc(spectral.ndvi, ds["B08"], ds["B04"], dask="parallelized", output_dtypes=["float32"])
+    ndvi = ndvi_stack.masked_ndvi(inputs.items_path, start=window.start, end=window.valid_to, grid=grid, chunks=px)
     smooth = vegetation.smoothed(ndvi, window)
     metrics = vegetation.season_metrics(smooth)
     chunks = metrics["ndvi_mean"].data.chunks
@@ -442,10 +440,7 @@ def ndvi_mean_history(
         w = window.shifted(year)
         if not select_scenes(load_items(inputs.items_path), w.start, w.valid_to):
             continue
-        past = read_sentinel2(inputs.items_path, bands=("B04", "B08"), start=w.start, end=w.valid_to, grid=grid,
-                              chunks=px)
-        past_ndvi = xr.apply_ufunc(spectral.ndvi, past["B08"], past["B04"], dask="parallelized",
-                                   output_dtypes=["float32"])
+        past_ndvi = ndvi_stack.masked_ndvi(inputs.items_path, start=w.start, end=w.valid_to, grid=grid, chunks=px)
         history.append(vegetation.season_metrics(vegetation.smoothed(past_ndvi, w))["ndvi_mean"].data)
     return da.stack(history) if history else None
 

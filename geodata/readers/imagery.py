@@ -103,7 +103,7 @@ def select_scenes(
     return out
 
 
-def _asset_path(scene: Scene, band: str, items_path: Path) -> Path:
+def asset_path(scene: Scene, band: str, items_path: Path) -> Path:
     asset = scene.item.assets.get(band)
     if asset is None:
         raise InputError(
@@ -114,7 +114,7 @@ def _asset_path(scene: Scene, band: str, items_path: Path) -> Path:
     return href if href.is_absolute() else items_path.parent / href
 
 
-def _scale_offset(scene: Scene, band: str, info: RasterInfo) -> tuple[float, float]:
+def scale_offset(scene: Scene, band: str, info: RasterInfo) -> tuple[float, float]:
     """Scale/offset of a band: STAC ``raster:bands``, else the GeoTIFF, else the ESA default."""
     bands = scene.item.assets[band].extra_fields.get("raster:bands") or []
     if bands and "scale" in bands[0]:
@@ -138,12 +138,12 @@ def _read_scene(
     """Reflectances (float32, NaN = nodata) and SCL (uint8) of one Item on ``grid``, as 2-D dask arrays."""
     out: dict[str, dask.array.Array] = {}
     for band in bands:
-        path = _asset_path(scene, band, items_path)
+        path = asset_path(scene, band, items_path)
         dn, info = open_raw(path, grid=grid, kind="continuous", chunks=chunks)
-        scale, offset = _scale_offset(scene, band, info)
+        scale, offset = scale_offset(scene, band, info)
         values = dn.data.astype("float32") * np.float32(scale) + np.float32(offset)
         out[band] = values if info.nodata is None else dask.array.where(dn.data == info.nodata, np.float32(np.nan), values)
-    scl, info = open_raw(_asset_path(scene, "SCL", items_path), grid=grid, kind="class", chunks=chunks)
+    scl, info = open_raw(asset_path(scene, "SCL", items_path), grid=grid, kind="class", chunks=chunks)
     out["scl"] = scl.data.astype("uint8")
     return out
 
@@ -197,7 +197,7 @@ def read_sentinel2(
         )
     if grid is None:
         reference = next((b for b in bands if b in BANDS_10M), bands[0])
-        grid = check_raster(_asset_path(scenes[0], reference, items_path), check_nodata=False).geobox
+        grid = check_raster(asset_path(scenes[0], reference, items_path), check_nodata=False).geobox
 
     by_day: dict[pd.Timestamp, list[Scene]] = defaultdict(list)
     for scene in scenes:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pystac
 
@@ -29,35 +30,42 @@ VERSIONED_PACKAGES = (
 )
 
 
-def _json_default(value: Any) -> Any:
+def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types in one pass: NaN/inf -> None, numpy scalars and arrays -> Python
+    numbers and lists, dates -> ISO 8601, paths -> strings (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k) if not isinstance(k, str) else k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
-    if hasattr(value, "item"):
-        return value.item()
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _clean(value: Any) -> Any:
-    """NaN/inf -> None recursively (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def write_json(path: Path, data: Any) -> Path:
-    """Write JSON (UTF-8, indented, NaN as null)."""
+    """Write JSON (UTF-8, indented, NaN as null), streamed to the file.
+
+    One converted copy of ``data`` is held, not three: alerts.json of a 4096 px region
+    (53,000 alerts, 31 MB) went through two serialisations and a parse before.
+    """
     try:
-        path.write_text(
-            json.dumps(_clean(json.loads(json.dumps(data, default=_json_default))), indent=2, ensure_ascii=False)
-            + "\n",
-            encoding="utf-8",
-        )
+        clean = _jsonable(data)
+    except TypeError as err:
+        raise OutputError("cannot write JSON", source=str(path), got=str(err)) from err
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(clean, handle, indent=2, ensure_ascii=False, allow_nan=False)
+            handle.write("\n")
     except OSError as err:
         raise OutputError("cannot write", source=str(path), got=str(err)) from err
     return path

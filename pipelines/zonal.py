@@ -19,6 +19,16 @@ from pipelines.errors import PipelineError
 #: exactextract operation -> column suffix in fields.parquet (DATA_LAYOUT.md).
 STATS: dict[str, str] = {"mean": "mean", "min": "min", "max": "max", "stdev": "std"}
 
+#: Bytes of raster values exactextract may hold at once, all rasters together. Its raster-sequential
+#: strategy reads every raster over one sub-grid of at most ``max_cells_in_memory`` cells (default 30
+#: million) as float64; at the default, 12 layers of a 4096 px region are read whole (1.6 GB).
+READ_BUDGET_BYTES = 256 * 2**20
+
+
+def max_cells_in_memory(n_rasters: int, budget_bytes: int = READ_BUDGET_BYTES) -> int:
+    """exactextract's sub-grid size (cells) so that ``n_rasters`` float64 reads fit in ``budget_bytes``."""
+    return max(budget_bytes // (8 * max(n_rasters, 1)), 4096)
+
 
 def field_statistics(
     rasters: Mapping[str, Path],
@@ -50,7 +60,8 @@ def field_statistics(
     single = len(rasters) == 1
     count_ops = ["valid_cells=count", "all_cells=count(default_value=-1)"]
     table = exact_extract([str(p) for p in rasters.values()], polys, list(STATS) + (count_ops if single else []),
-                          include_cols=[id_column], output="pandas", strategy="raster-sequential")
+                          include_cols=[id_column], output="pandas", strategy="raster-sequential",
+                          max_cells_in_memory=max_cells_in_memory(len(rasters)))
     # exactextract prefixes the columns with the file's stem when given several rasters, not for one
     renamed = {f"{'' if single else stem + '_'}{op}": f"{name}_{suffix}"
                for stem, name in stems.items() for op, suffix in STATS.items()}
@@ -59,7 +70,8 @@ def field_statistics(
         counts = out
     else:  # named operations must be unique across rasters: the coverage counts in a second (cheap) pass
         counts = exact_extract(str(rasters[coverage_layer]), polys, count_ops, include_cols=[id_column],
-                               output="pandas", strategy="raster-sequential").set_index(id_column)
+                               output="pandas", strategy="raster-sequential",
+                               max_cells_in_memory=max_cells_in_memory(1)).set_index(id_column)
     out["pixel_count"] = counts["all_cells"]
     valid = counts["valid_cells"]
     out = out.drop(columns=["all_cells", "valid_cells"], errors="ignore")

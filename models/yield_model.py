@@ -17,11 +17,13 @@
   only: with :func:`evaluate` that is nested CV, the held-out season or cooperative never
   takes part in the choice.
 * Prediction intervals: CV+ / split-conformal (Lei et al. 2018, *JASA* 113:1094; Barber et al.
-  2021, *Ann. Statist.* 49:486) on the scale-free score ``|log y - log ŷ|`` of the chosen
-  structure, out of fold with the same groups (seasons), per crop, so the interval is
-  ``ŷ·exp(±q)`` and its width reflects season-to-season error, not within-season noise; the
-  season-wide part of the error of a new season is drawn from its random-effects predictive
-  distribution (:func:`clustered_scores`).
+  2021, *Ann. Statist.* 49:486) on the scale-free score ``|log y - log ŷ|``, out of fold with
+  the same groups (seasons), per crop, so the interval is ``ŷ·exp(±q)`` and its width reflects
+  season-to-season error, not within-season noise; the season-wide part of the error of a new
+  season is drawn from its random-effects predictive distribution (:func:`clustered_scores`).
+  The residuals are those of the whole select-then-fit procedure: each calibration season's
+  come from the structure the inner CV would have chosen without that season
+  (:func:`selection_aware_residuals`), not from the winner chosen with its help.
 * Evaluation (:func:`evaluate`): leave-one-season-out and leave-cooperative-out CV; per crop
   and lead time n, MAPE, RMSE, R², year-to-year anomaly skill, interval coverage, against two
   baselines: the field's mean yield in its other seasons, and a per-crop linear model on the
@@ -243,6 +245,51 @@ def _estimator(structure: Structure, sets: Mapping[str, list[int]],
                               boosting=boosting)
 
 
+def _mape_choice(ape: Mapping[str, np.ndarray], rows: np.ndarray, order: Sequence[str]) -> str:
+    """The structure with the lowest mean absolute percentage error over ``rows``; ties go to the
+    earlier in ``order`` (the more constrained, see :data:`STRUCTURES`)."""
+    return min(order, key=lambda name: float(np.mean(ape[name][rows])))
+
+
+def selection_aware_residuals(y: np.ndarray, oof: Mapping[str, np.ndarray], groups: np.ndarray,
+                              order: Sequence[str] | None = None) -> np.ndarray:
+    """Out-of-fold log residuals of the *select-then-fit* procedure, for conformal calibration.
+
+    ``y``: log(yield); ``oof``: out-of-fold log(yield) predictions of every candidate structure
+    (folds = ``groups``); ``order``: candidate names, most constrained first (default: ``oof``'s
+    order). For each group ``g`` the structure is chosen as :func:`_fit_crop` chooses it (lowest
+    MAPE, ties to the earlier) but on the rows of the *other* groups only, and ``g``'s residuals
+    are ``y - oof[that structure]``. The final structure is chosen on every group, so the residuals
+    of that winner on its own selection data are optimistic (the selection bias of cross-validation
+    used for choosing; Varma & Simon 2006, *BMC Bioinformatics* 7:91; Cawley & Talbot 2010, *JMLR*
+    11:2079), and calibrating on them made the leave-one-season-out intervals of the demo region
+    cover 0.774 of held-out fields pooled over crops and lead times (0.803 with these). The other
+    groups' out-of-fold predictions come from fits that did see ``g``; removing that too would
+    take ``G`` times more fits. With one group, the residuals of the overall choice.
+    """
+    y = np.asarray(y, dtype="float64")
+    g = np.asarray(groups)
+    names = list(order) if order is not None else list(oof)
+    if not names:
+        raise ModelInputError("no candidate structures", field="oof")
+    for name in names:
+        if name not in oof or np.shape(oof[name]) != y.shape:
+            raise ModelInputError("out-of-fold predictions must cover every row for every structure", field="oof",
+                                  expected=f"{y.shape[0]} values per structure in {names}", got=name)
+    if g.shape != y.shape:
+        raise ModelInputError("one group label per row", field="groups", expected=y.shape[0], got=g.shape[0])
+    ape = {name: np.abs(np.expm1(np.asarray(oof[name], dtype="float64") - y)) for name in names}
+    labels = np.unique(g)
+    if labels.size < 2:
+        return y - np.asarray(oof[_mape_choice(ape, np.ones(y.size, dtype=bool), names)], dtype="float64")
+    out = np.empty_like(y)
+    for label in labels:
+        held = g == label
+        choice = _mape_choice(ape, ~held, names)
+        out[held] = y[held] - np.asarray(oof[choice], dtype="float64")[held]
+    return out
+
+
 def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     """Finite-sample conformal quantile: the ceil((n+1)·coverage)-th smallest score."""
     s = np.sort(np.asarray(scores, dtype="float64")[np.isfinite(scores)])
@@ -330,18 +377,22 @@ def _oof_log_predictions(x: np.ndarray, y: np.ndarray, groups: np.ndarray, struc
 
 def _fit_crop(table: pd.DataFrame, features: Sequence[str], sets: Mapping[str, list[int]], coverage: float,
               params: Mapping[str, Any] | None, calib_groups: str, calib_splits: int) -> CropModel:
-    """Choose the structure by inner grouped CV (MAPE), calibrate its interval on the same
-    out-of-fold residuals, refit it on all rows of the crop."""
+    """Choose the structure by inner grouped CV (MAPE), refit it on all rows of the crop, and
+    calibrate its interval on the out-of-fold residuals of the selection procedure
+    (:func:`selection_aware_residuals`: each calibration season scored with the structure chosen
+    without it)."""
     x = _matrix(table, features)
     y = np.log(table[TARGET].to_numpy(dtype="float64"))
     groups = _calibration_groups(table, calib_groups)
     oof = _oof_log_predictions(x, y, groups, STRUCTURES, sets, params, calib_splits)
-    obs = np.exp(y)
-    mape = {name: float(np.mean(np.abs(np.exp(p) - obs) / obs) * 100.0) for name, p in oof.items()}
-    best = min(STRUCTURES, key=lambda s: mape[s.name])  # ties: the more constrained structure (listed first)
+    order = [s.name for s in STRUCTURES]
+    ape = {name: np.abs(np.expm1(p - y)) for name, p in oof.items()}  # |ŷ - y| / y
+    mape = {name: float(np.mean(a) * 100.0) for name, a in ape.items()}
+    best_name = _mape_choice(ape, np.ones(len(y), dtype=bool), order)
+    best = next(s for s in STRUCTURES if s.name == best_name)
     with threadpool_limits(THREADS, user_api="openmp"):
         est = _estimator(best, sets, params).fit(x, y)
-    q = conformal_quantile(clustered_scores(y - oof[best.name], groups), coverage)
+    q = conformal_quantile(clustered_scores(selection_aware_residuals(y, oof, groups, order), groups), coverage)
     return CropModel(best.name, est, q, len(table), {k: round(v, 2) for k, v in mape.items()})
 
 
@@ -630,7 +681,8 @@ def model_card(model: YieldModel, metrics: pd.DataFrame | None = None) -> dict[s
         "target": f"{model.target} (fresh tubers for potato, grain at 13 % moisture for cereals)",
         "interval": {"method": ("CV+ split conformal on |log y - log ŷ| per crop, seasons as groups: within-season "
                                "residuals plus a new season's shared error from its random-effects predictive "
-                               "distribution (Student t, G degrees of freedom)"),
+                               "distribution (Student t, G degrees of freedom); each calibration season's "
+                               "residuals from the structure chosen without that season"),
                      "nominal_coverage": model.coverage},
         "leads": {lead: {"features": lm.features, "crops": lm.crops, "n_train": lm.n_train,
                          "per_crop": {c: {"structure": cm.structure, "n_train": cm.n_train,

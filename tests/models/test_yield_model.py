@@ -247,3 +247,83 @@ def test_intervals_over_cover_no_longer_when_the_season_part_dominates():
     # random effects: σ_b² ≈ mean(b²) = 0.1256, k² = 15/16, t_4(0.9) = 1.5332 -> q ≈ 1.5332 · 0.3432 = 0.526
     assert q == pytest.approx(1.5332 * np.sqrt(0.1256 * 15 / 16), abs=0.03)
     assert q < 1.29 * 0.5  # the old rule scaled the worst season by sqrt(5/3) = 1.29
+
+
+def _two_structures():
+    """Three seasons of two fields each, observed log yield 0; structure B wins overall only because of season C.
+
+    APE = |exp(ŷ - y) - 1|: A misses by e^0.1 - 1 = 0.10517 in seasons 1-2 and e^0.5 - 1 = 0.64872 in
+    season 3; B misses by e^0.3 - 1 = 0.34986 in seasons 1-2 and is exact in season 3.
+    """
+    y = np.zeros(6)
+    groups = np.array(["S1", "S1", "S2", "S2", "S3", "S3"])
+    oof = {"A": np.array([0.1, 0.1, 0.1, 0.1, 0.5, 0.5]), "B": np.array([0.3, 0.3, 0.3, 0.3, 0.0, 0.0])}
+    return y, oof, groups
+
+
+def test_selection_aware_residuals_by_hand():
+    from models.yield_model import selection_aware_residuals
+
+    y, oof, groups = _two_structures()
+    # all seasons: MAPE A = (4·0.10517 + 2·0.64872)/6 = 0.28635, B = 4·0.34986/6 = 0.23324 -> B is chosen.
+    # without S1 (or S2): A = (2·0.10517 + 2·0.64872)/4 = 0.37695, B = 2·0.34986/4 = 0.17493 -> B, residual -0.3;
+    # without S3: A = 0.10517, B = 0.34986 -> A, so S3 is scored with A: residual 0 - 0.5 = -0.5
+    # (the winner B would have scored it 0.0: the season that made B win calibrates B as perfect).
+    np.testing.assert_allclose(selection_aware_residuals(y, oof, groups), [-0.3, -0.3, -0.3, -0.3, -0.5, -0.5])
+    # one group: the residuals of the overall choice (B)
+    np.testing.assert_allclose(selection_aware_residuals(y, oof, np.zeros(6)), -oof["B"])
+    # ties go to the structure listed first (the more constrained): both exact in S1 and S2, so without S3
+    # the choice is a tie and S3 is scored by the first in order; without S1 or S2, B (0.2214 < 0.6487) wins
+    tie = {"A": np.array([0, 0, 0, 0, 0.5, 0.5]), "B": np.array([0, 0, 0, 0, 0.2, 0.2])}
+    np.testing.assert_allclose(selection_aware_residuals(y, tie, groups, order=["A", "B"]), [0, 0, 0, 0, -0.5, -0.5])
+    np.testing.assert_allclose(selection_aware_residuals(y, tie, groups, order=["B", "A"]), [0, 0, 0, 0, -0.2, -0.2])
+
+
+def test_selection_aware_residuals_refuse_misaligned_input():
+    from models.yield_model import selection_aware_residuals
+
+    y, oof, groups = _two_structures()
+    with pytest.raises(ModelInputError, match="oof"):
+        selection_aware_residuals(y, {"A": oof["A"][:5], "B": oof["B"]}, groups)
+    with pytest.raises(ModelInputError, match="groups"):
+        selection_aware_residuals(y, oof, groups[:4])
+    with pytest.raises(ModelInputError, match="oof"):
+        selection_aware_residuals(y, oof, groups, order=["A", "C"])
+
+
+def test_selection_aware_interval_is_wider_than_the_winners_own_by_hand():
+    """The 80 % quantile of the clustered scores of both residual sets, computed by hand."""
+    from scipy.stats import t as student_t
+
+    from models.yield_model import clustered_scores, conformal_quantile, selection_aware_residuals
+
+    y, oof, groups = _two_structures()
+    # selection-aware residuals: season means -0.3, -0.3, -0.5, no within-season spread ->
+    # σ_b² = (0.09 + 0.09 + 0.25)/3 = 0.143333, G = 3, k² = 1 - 1/9: scale = sqrt(0.143333 · 8/9) = 0.356940.
+    # 6 rows x 200 grid points = 1200 scores, each |t_3| grid value 12 times (symmetric grid, 6 rows);
+    # rank ceil(1201 · 0.8) = 961 -> the ceil(961/12) = 81st smallest distinct |t|, at p = (100 + 80 + 0.5)/200.
+    t_point = student_t.ppf(180.5 / 200, df=3)
+    q = conformal_quantile(clustered_scores(selection_aware_residuals(y, oof, groups), groups), 0.8)
+    assert q == pytest.approx(0.356940 * t_point, rel=1e-5)
+    # the winner's own residuals (-0.3, -0.3, 0): σ_b² = 0.06 -> scale sqrt(0.06 · 8/9) = 0.230940
+    q_winner = conformal_quantile(clustered_scores(y - oof["B"], groups), 0.8)
+    assert q_winner == pytest.approx(0.230940 * t_point, rel=1e-5)
+
+
+def test_fit_crop_calibrates_on_the_selection_procedure(monkeypatch):
+    """Wiring: the crop model keeps the overall winner (B) but its interval comes from the selection-aware residuals."""
+    from scipy.stats import t as student_t
+
+    import models.yield_model as ym
+
+    y, oof, groups = _two_structures()
+    names = [s.name for s in ym.STRUCTURES]
+    bad = np.ones(6)  # e^1 - 1 = 1.718 APE everywhere: never chosen
+    fixed = {names[0]: oof["A"], names[1]: oof["B"], names[2]: bad, names[3]: bad}
+    monkeypatch.setattr(ym, "_oof_log_predictions", lambda *args, **kwargs: dict(fixed))
+    table = pd.DataFrame({"field_id": ["F1", "F2"] * 3, "season": groups, "crop": "maize",
+                          "ndvi_peak": [0.5, 0.6, 0.55, 0.65, 0.5, 0.7], "yield_t_ha": np.exp(y)})
+    sets = ym.feature_sets(["ndvi_peak"])
+    cm = ym._fit_crop(table, ["ndvi_peak"], sets, 0.8, None, "season", ym.INNER_SPLITS)
+    assert cm.structure == names[1]
+    assert cm.q_log == pytest.approx(0.356940 * student_t.ppf(180.5 / 200, df=3), rel=1e-5)  # not 0.230940·t

@@ -28,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
+from distributed import Client
 
 from geodata.errors import InputError
 from geodata.grid import xr_reproject
@@ -188,7 +189,7 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         stages.mark("models")
         # ---- pass 2: rasters -----------------------------------------------------------------
         layers = pixel_layers(fd, fields_grid, window, cur, years, table, risk_table, model, leads, options.season,
-                              history=history)
+                              history=history, client=client)
         written = blockwrite.write_layers(
             client, layers, LAYER_SPECS, run_dir, crs=grid.crs.to_wkt(), transform=grid.affine,
             on_block=lambda d, t: progress("rasters", d, t),
@@ -370,10 +371,13 @@ def pixel_layers(
     leads: pd.Series,
     season: int,
     history: da.Array | None = None,
+    client: Client | None = None,
 ) -> dict[str, da.Array]:
     """Lazy 2-D dask arrays of every output layer, all with the same chunks.
 
     ``history`` is :func:`ndvi_mean_history` (e.g. already persisted on the cluster); built here when not given.
+    With ``client``, the region-sized objects every block needs (field polygons, per-field values, the model:
+    ~10 MB at 22,000 fields) are scattered to the cluster once instead of travelling inside the graph.
     """
     inputs, grid = fd.inputs, fd.grid
     px = season_chunk_px(inputs, window)
@@ -404,10 +408,10 @@ def pixel_layers(
         dtype="float32",
         chunks=((rasterize.N_OUTPUTS,), *chunks),
         meta=np.array((), dtype="float32"),
-        # region-sized objects go into the graph once (one key each), not into every block's task
-        geoms=dask.delayed(geoms, traverse=False),
-        per_field=dask.delayed(per_field, traverse=False),
-        model=dask.delayed(model, traverse=False),
+        # region-sized objects go to the cluster once (one key each), not into every block's task
+        geoms=_shared(geoms, client),
+        per_field=_shared(per_field, client),
+        model=_shared(model, client),
         days=vegetation.day_numbers(smooth["date"].values, np.datetime64(window.start)),
         static_names=("vhi", *STATIC_NAMES),
     )
@@ -416,6 +420,17 @@ def pixel_layers(
     out["vhi"] = vhi
     out["gdd"] = gdd_grid
     return out
+
+
+def _shared(obj: Any, client: Client | None) -> Any:
+    """``obj`` as one graph dependency: scattered to the cluster with a client, else one graph key.
+
+    Scattered to every worker (``broadcast``): a copy survives a lost worker, which data that only
+    lives in a scattered future could not otherwise (the scheduler cannot recompute it).
+    """
+    if client is None:
+        return dask.delayed(obj, traverse=False)
+    return dask.delayed(client.scatter(obj, broadcast=True, hash=False))
 
 
 def season_chunk_px(inputs: RegionInputs, window: calendar.SeasonWindow) -> int:

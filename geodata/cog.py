@@ -35,6 +35,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 from rasterio.crs import CRS
+from rasterio._err import CPLE_BaseError  # GDAL errors raised as such by rasterio.shutil.copy
 from rasterio.errors import RasterioError
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -171,7 +172,7 @@ class CogWriter:
         try:
             # tiles never written read back as nodata (GDAL sparse-tile behaviour)
             self._dataset = rasterio.open(self._tmp_tiled, "w", **profile)
-        except (OSError, RasterioError) as err:
+        except (OSError, RasterioError, CPLE_BaseError) as err:
             self._cleanup()
             raise OutputError(
                 "cannot create the raster (is the directory writable and is there space?)",
@@ -192,7 +193,7 @@ class CogWriter:
         try:
             with self._lock:
                 self._dataset.write(data.astype(self.dtype, copy=False), window=window)
-        except (OSError, RasterioError) as err:
+        except (OSError, RasterioError, CPLE_BaseError) as err:
             raise OutputError("cannot write a block of the raster", source=str(self.path),
                               got=str(err)) from err
 
@@ -232,7 +233,7 @@ class CogWriter:
         except OutputError:
             _silent_unlink(tmp_cog)
             raise
-        except (OSError, RasterioError) as err:
+        except (OSError, RasterioError, CPLE_BaseError) as err:
             _silent_unlink(tmp_cog)
             raise OutputError("cannot finish the Cloud-Optimized GeoTIFF", source=str(self.path),
                               got=str(err)) from err

@@ -11,7 +11,9 @@ nothing assumes the workers share a disk with the client.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +102,25 @@ def write_layers(
             del block
             if on_block is not None:
                 on_block(done, total)
+        close_together(list(writers.values()))
     return {name: out_dir / specs[name].filename for name in names}
+
+
+def close_together(writers: list[CogWriter], threads: int | None = None) -> None:
+    """Finish several COGs at once (overviews + COG copy; GDAL works without the GIL).
+
+    12 layers of a 4096 px region took 24 s one after the other. The first error is raised after
+    every close has ended; the caller's ``ExitStack`` then aborts the writers that did not finish.
+    """
+    threads = threads or min(len(writers), os.cpu_count() or 1, 4)
+    if threads <= 1:
+        for writer in writers:
+            writer.close()
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(writer.close) for writer in writers]
+    for future in futures:
+        future.result()
 
 
 def _together(*blocks: np.ndarray) -> tuple[np.ndarray, ...]:

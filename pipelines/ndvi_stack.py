@@ -21,10 +21,13 @@ offset, a coarser red or NIR band), the general reader is used instead.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import os
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dask.array
 import numpy as np
@@ -48,6 +51,31 @@ from geodata.readers.imagery import (
 from geodata.readers.raster import check_raster, integer_zoom
 from pipelines import spectral
 
+#: Open band files kept per worker thread (GDAL handles are not thread-safe). Opening a COG costs
+#: ~2 ms: a 4096 px run opened ~14,000 of them, 28 s of worker time, when each task opened its own.
+MAX_OPEN_FILES = 256
+_OPEN = threading.local()
+
+
+def _open(path: str) -> Any:
+    """This thread's open dataset of ``path``, reopened when the file changed (size, mtime, inode)."""
+    cache: OrderedDict[str, tuple[tuple[int, int, int], Any]] | None = getattr(_OPEN, "files", None)
+    if cache is None:
+        cache = _OPEN.files = OrderedDict()
+    st = os.stat(path)
+    version = (st.st_size, st.st_mtime_ns, st.st_ino)
+    hit = cache.get(path)
+    if hit is not None and hit[0] == version:
+        cache.move_to_end(path)
+        return hit[1]
+    if hit is not None:
+        hit[1].close()
+    dataset = rasterio.open(path)
+    cache[path] = (version, dataset)
+    while len(cache) > MAX_OPEN_FILES:
+        cache.popitem(last=False)[1][1].close()
+    return dataset
+
 
 @dataclass(frozen=True)
 class BandFile:
@@ -67,14 +95,13 @@ class BandFile:
         k = self.zoom
         r_first, r_stop = (self.row_off + row0) // k, (self.row_off + row0 + height - 1) // k + 1
         c_first, c_stop = (self.col_off + col0) // k, (self.col_off + col0 + width - 1) // k + 1
-        with rasterio.open(self.path) as src:
-            rs, re = min(max(r_first, 0), src.height), max(min(r_stop, src.height), 0)
-            cs, ce = min(max(c_first, 0), src.width), max(min(c_stop, src.width), 0)
-            dtype = src.dtypes[0]
-            part = np.full((r_stop - r_first, c_stop - c_first), self.fill, dtype=dtype)
-            if rs < re and cs < ce:
-                part[rs - r_first:re - r_first, cs - c_first:ce - c_first] = src.read(
-                    1, window=Window(cs, rs, ce - cs, re - rs))
+        src = _open(self.path)
+        rs, re = min(max(r_first, 0), src.height), max(min(r_stop, src.height), 0)
+        cs, ce = min(max(c_first, 0), src.width), max(min(c_stop, src.width), 0)
+        part = np.full((r_stop - r_first, c_stop - c_first), self.fill, dtype=src.dtypes[0])
+        if rs < re and cs < ce:
+            part[rs - r_first:re - r_first, cs - c_first:ce - c_first] = src.read(
+                1, window=Window(cs, rs, ce - cs, re - rs))
         if k > 1:
             part = np.repeat(np.repeat(part, k, axis=0), k, axis=1)
         dy, dx = self.row_off + row0 - r_first * k, self.col_off + col0 - c_first * k
@@ -130,7 +157,9 @@ def _day_files(scenes: Sequence[Scene], items_path: Path, grid: GeoBox) -> list[
     return days
 
 
-_INVALID = np.array(SCL_INVALID, dtype="uint8")
+#: True for the SCL classes that are not usable, indexed by class (a lookup instead of ``np.isin``).
+_INVALID = np.zeros(256, dtype=bool)
+_INVALID[list(SCL_INVALID)] = True
 
 
 def day_ndvi(items: Sequence[ItemFiles], row0: int, col0: int, height: int, width: int) -> np.ndarray:
@@ -141,12 +170,12 @@ def day_ndvi(items: Sequence[ItemFiles], row0: int, col0: int, height: int, widt
     nir = first.nir.reflectance(row0, col0, height, width)
     for item in items[1:]:
         other_scl = item.scl.window(row0, col0, height, width).astype("uint8")
-        take = np.isin(scl, _INVALID) & ~np.isin(other_scl, _INVALID)
+        take = _INVALID[scl] & ~_INVALID[other_scl]
         if take.any():
             red = np.where(take, item.red.reflectance(row0, col0, height, width), red)
             nir = np.where(take, item.nir.reflectance(row0, col0, height, width), nir)
             scl = np.where(take, other_scl, scl)
-    valid = ~np.isin(scl, _INVALID)
+    valid = ~_INVALID[scl]
     return np.where(valid, spectral.ndvi(nir, red), np.float32(np.nan)).astype("float32")
 
 

@@ -131,3 +131,21 @@ def test_a_grid_off_the_pixels_uses_the_general_reader(items: Path) -> None:
 def test_no_item_in_the_window_is_a_clear_error(items: Path) -> None:
     with pytest.raises(InputError, match="no Sentinel-2 item"):
         ndvi_stack.masked_ndvi(items, start="2027-01-01", end="2027-02-01", grid=_grid(8, 8, 0, 0), chunks=16)
+
+
+def test_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
+    """Open files are kept per thread between tasks; a file replaced since (a re-delivered scene) is reopened."""
+    rng = np.random.default_rng(5)
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps({"type": "FeatureCollection",
+                                "features": [_item(tmp_path, "D", "2026-06-01T03:35:00Z", 1.0, rng)]}))
+    grid = _grid(SIZE, SIZE, 0, 0)
+    with dask.config.set(scheduler="synchronous"):
+        before = ndvi_stack.masked_ndvi(path, start="2026-06-01", end="2026-06-01", grid=grid, chunks=16).values
+        _tif(tmp_path / "D" / "B08.tif", np.full((SIZE, SIZE), 1000, dtype="uint16"), 10.0, 0)  # NIR 0.0
+        after = ndvi_stack.masked_ndvi(path, start="2026-06-01", end="2026-06-01", grid=grid, chunks=16).values
+        reference = _reference(path, grid).values
+    np.testing.assert_array_equal(after, reference)
+    assert not np.array_equal(before, after, equal_nan=True)
+    finite = np.isfinite(after)
+    assert finite.any() and (after[finite] == -1.0).all()  # (0 - red) / (0 + red)

@@ -59,3 +59,27 @@ def test_write_layers_block_by_block_from_the_cluster(tmp_path: Path) -> None:
     assert (got[0, :500] == 255).all()
     np.testing.assert_array_equal(got[1:], (expected[1:] % 5).astype("uint8"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "c.tif"]  # temp files gone
+
+
+def test_close_together_finishes_every_cog_and_raises_the_failure(tmp_path: Path) -> None:
+    from rasterio.windows import Window
+
+    from geodata.cog import CogWriter
+    from geodata.errors import OutputError
+    from pipelines.blockwrite import close_together
+
+    writers = [CogWriter(tmp_path / f"l{i}.tif", width=64, height=64, dtype="float32", crs="EPSG:32648",
+                         transform=from_origin(500000.0, 4000000.0, 10.0, 10.0), nodata=float("nan"))
+               for i in range(3)]
+    for i, w in enumerate(writers):
+        w.open()
+        w.write(Window(0, 0, 64, 64), np.full((64, 64), float(i), dtype="float32"))
+    writers[1]._dataset.close()  # the intermediate file of l1 disappears before it is finished
+    Path(writers[1]._tmp_tiled).unlink()
+    with pytest.raises(OutputError, match="l1.tif"):
+        close_together(writers, threads=2)
+    for i in (0, 2):
+        assert cog_validate(str(tmp_path / f"l{i}.tif"))[0]
+        with rasterio.open(tmp_path / f"l{i}.tif") as src:
+            assert float(src.read(1).mean()) == float(i)
+    assert not (tmp_path / "l1.tif").exists()

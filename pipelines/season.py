@@ -164,6 +164,8 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
         years = [y for y in fielddata.imagery_years(inputs) if y <= options.season]
         fd = fielddata.collect(client, inputs, grid, years, current=options.season, as_of=options.as_of,
                                progress=progress)
+        hasher = outputs.InputHasher()
+        hasher.start(inputs.used)  # the files read so far; run.json's manifest reuses their digests
         if fd.spi3 is None:
             notes.append("SPI not computed: fewer than 20 baseline years of weather")
         as_of_ts = None if options.as_of is None else pd.Timestamp(options.as_of)
@@ -223,7 +225,7 @@ def run_season(options: RunOptions, spec: ClusterSpec, progress: Progress = _noo
             "valid_period": {"from": str(window.start), "to": str(valid_to), "complete": window.complete},
             "alert_window": {"from": str(alert_start), "to": str(valid_to)},
             "inputs_root": str(Path(options.inputs).resolve()),
-            "inputs": outputs.input_manifest(inputs.used, Path(options.inputs)),
+            "inputs": outputs.input_manifest(inputs.used, Path(options.inputs), hasher),
             "parameters": {
                 "cluster": spec.description,
                 "grid": {"crs": grid.crs.to_wkt(), "shape": list(grid.shape), "transform": list(grid.affine)[:6]},

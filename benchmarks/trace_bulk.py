@@ -9,11 +9,13 @@ lot number, written with ``executemany`` in large transactions. Each copy gets
 what the store itself would compute — its GS1 event hash (the template's
 canonical pre-hash string with the lot number substituted: the lot appears
 only in the EPC URI), document digest, the recorder's Ed25519 signature, hash
-chain links, log leaves and Merkle subtree nodes — and every stage ends with a
-signed checkpoint. Event times are the template's (the lot number is the only
+chain links, log leaves and Merkle subtree nodes, and the lot's stored consumer
+view (the template's, built and verified by the store at write time, with the lot
+number substituted, stamped with the checkpoint size after the copy's own events)
+— and every stage ends with a signed checkpoint. Event times are the template's (the lot number is the only
 thing that differs between lots), which does not change what a lookup reads.
-``tests/benchmarks`` checks sample copies against the product's own hashing
-and verification.
+:func:`check_copies` checks sample copies against the product's own hashing,
+verification and consumer view.
 """
 
 from __future__ import annotations
@@ -47,10 +49,16 @@ _EVENT_COLUMNS = (
 )
 
 
+#: Version of the cached store's layout: a cache written by an older version is rebuilt.
+#: 3: stored consumer views (schema 0004).
+CACHE_VERSION = 3
+
+
 @dataclass
 class _Template:
     lot: dict[str, Any]
     certificate: dict[str, Any]
+    view: dict[str, Any]
     events: list[dict[str, Any]]  # in log order, with "pre_hash" and "role"
     private_keys: dict[int, Any]  # organisation id -> Ed25519PrivateKey
     glns: dict[int, str]
@@ -71,6 +79,9 @@ def _template(conn: sqlite3.Connection, parties: Parties) -> _Template:
     code = lot_code(0)
     lot = _rows(conn, "SELECT * FROM lots WHERE gtin = ? AND lot = ?", parties.gtin, code)[0]
     cert = _rows(conn, "SELECT * FROM certificates WHERE lot_id = ?", lot["id"])[0]
+    view = _rows(conn, "SELECT * FROM consumer_views WHERE lot_id = ?", lot["id"])[0]
+    if not view["chain_ok"] or view["body"].count(code) != 2:
+        raise RuntimeError("the template's view must verify and name its lot exactly twice")
     events = _rows(
         conn,
         "SELECT e.*, el.role FROM events e JOIN event_lots el ON el.event_seq = e.seq "
@@ -89,7 +100,7 @@ def _template(conn: sqlite3.Connection, parties: Parties) -> _Template:
     for org_id, gln, private in conn.execute("SELECT id, gln, private_key FROM organisations"):
         keys[org_id] = Ed25519PrivateKey.from_private_bytes(private)
         glns[org_id] = gln
-    return _Template(lot, cert, events, keys, glns)
+    return _Template(lot, cert, view, events, keys, glns)
 
 
 def _ni(pre_hash: str) -> str:
@@ -117,8 +128,9 @@ class _Log:
 def _lot_rows(
     t: _Template, i: int, lot_id: int, seq: int, log: _Log, now: str
 ) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    """``(table, row)`` of lot ``i``: the lot, its certificate, five events, links, leaves, nodes."""
-    from traceability import lot_chain
+    """``(table, row)`` of lot ``i``: the lot, its certificate, five events, links, leaves,
+    nodes and its consumer view."""
+    from traceability import lot_chain, views
 
     code, old = lot_code(i), lot_code(0)
     lot = {**t.lot, "id": lot_id, "lot": code, "created_at": now}
@@ -176,6 +188,17 @@ def _lot_rows(
         for key, h in log.append(leaf):
             yield "log_nodes", (key, h)
         seq += 1
+    body = t.view["body"].replace(old, code)  # the lot number and the certificate number
+    view = {
+        **t.view,
+        "lot": code,
+        "lot_id": lot_id,
+        "body": body,
+        "digest": views.digest(body),
+        "checkpoint_size": log.size,
+        "built_at": now,
+    }
+    yield "consumer_views", tuple(view.values())
 
 
 _INSERTS = {
@@ -188,6 +211,7 @@ _INSERTS = {
     "VALUES (?, ?, ?, ?, ?, ?)",
     "log_leaves": 'INSERT INTO log_leaves ("index", event_seq, leaf_hash) VALUES (?, ?, ?)',
     "log_nodes": "INSERT INTO log_nodes (key, hash) VALUES (?, ?)",
+    "consumer_views": None,
 }
 
 
@@ -243,6 +267,9 @@ def bulk_fill(
             "certificates": "INSERT INTO certificates ({}) VALUES ({})".format(
                 ", ".join(t.certificate), ", ".join("?" * len(t.certificate))
             ),
+            "consumer_views": "INSERT INTO consumer_views ({}) VALUES ({})".format(
+                ", ".join(t.view), ", ".join("?" * len(t.view))
+            ),
         }
         # in _INSERTS order: a lot's row before the rows that refer to it
         inserts: dict[str, str] = {k: v or from_template[k] for k, v in _INSERTS.items()}
@@ -283,13 +310,18 @@ def bulk_fill(
 
 
 def check_copies(url: str, gtin: str, lots: list[int]) -> list[str]:
-    """Problems found re-deriving sample copies with the product's own code (empty when they all verify)."""
+    """Problems found re-deriving sample copies with the product's own code (empty when they all
+    verify and their stored consumer view is the one the product builds from their rows)."""
+    from traceability.consumer import build_consumer_view
     from traceability.epcis.hashing import event_hash
     from traceability.store import TraceStore
 
     problems = []
     with TraceStore.open(url) as store:
         for i in lots:
+            stored = store.consumer_view(gtin, lot_code(i))  # before the audit may replace it
+            if stored != build_consumer_view(store, gtin, lot_code(i)):
+                problems.append(f"{lot_code(i)}: stored consumer view differs from the product's")
             report = store.verify_lot(gtin, lot_code(i), recompute_hashes=True)
             if not report.ok:
                 problems.append(f"{lot_code(i)}: {report.first_broken or report.problems}")
@@ -314,12 +346,13 @@ def cached_bulk_store(
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A bulk-filled store of ``target_events`` under ``work`` (reused when complete) and its probes."""
-    db = work / f"trace-bulk-{target_events}.db"
-    meta_path = work / f"trace-bulk-{target_events}.json"
+    db = work / f"trace-bulk-v{CACHE_VERSION}-{target_events}.db"
+    meta_path = work / f"trace-bulk-v{CACHE_VERSION}-{target_events}.json"
     url = f"sqlite:///{db.resolve()}"
     if db.exists() and meta_path.exists():
         return url, json.loads(meta_path.read_text())
-    for stale in (db, meta_path, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+    older = [p for p in work.glob("trace-bulk-*") if not p.name.startswith(f"trace-bulk-v{CACHE_VERSION}-")]
+    for stale in (db, meta_path, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"), *older):
         stale.unlink(missing_ok=True)
     probes: list[dict[str, float]] = []
 
@@ -329,6 +362,7 @@ def cached_bulk_store(
     meta = bulk_fill(url, target_events, stages=stages, on_stage=on_stage, on_progress=on_progress)
     meta["lookup_probes"] = probes
     meta["target_events"] = target_events
+    meta["cache_version"] = CACHE_VERSION
     meta["copies_checked"] = check_copies(
         url, meta["gtin"], [1, meta["lots"] // 2, meta["lots"] - 1]
     )

@@ -9,8 +9,12 @@ Public API (what the web layer and the CLI call)::
     store.record_event(principal, event_dict)                   # -> RecordedEvent(event_id, event_hash, log_index, created)
     store.import_document(principal, raw_bytes, max_bytes=settings.max_upload_bytes)  # -> [RecordedEvent]
     store.export_lot(gtin, lot)                                 # EPCIS 2.0 JSON-LD document (dict)
-    store.verify_lot(gtin, lot, recompute_hashes=False)         # -> VerifyReport(.ok, .first_broken, .as_dict()); O(log n), cached per checkpoint
-    store.consumer_view(gtin, lot, season_summary_provider=f)   # public page data; f(field_id, season) -> dict | None
+    store.verify_lot(gtin, lot, recompute_hashes=False)         # -> VerifyReport(.ok, .first_broken, .as_dict()); O(log n), cached per checkpoint;
+                                                                #    also audits the lot's stored consumer view (replaced when it differs)
+    store.audit(recompute_hashes=True, on_lot=None)             # verify_lot for every lot -> {"lots_checked", "lots_broken"}
+    store.consumer_view(gtin, lot, season_summary_provider=f)   # public page data, stored at write time (one indexed read);
+                                                                #    f(field_id, season) -> dict | None
+    store.consumer_view_json(gtin, lot, season_summary_provider=f)  # the same as compact JSON text (the stored text itself)
     store.lots(status=None, custodian_gln=None, limit=1000, offset=0)
     store.lot(gtin, lot); store.find_lot(lot, gtin=None); store.certificate(gtin, lot)
     store.trace_backward(gtin, lot); store.trace_forward(gtin, lot); store.trace_field(field_id)

@@ -1,4 +1,4 @@
-"""``nongshu trace ...``: list, show, export, import, verify, QR codes, recall, demo chain, organisations and API keys."""
+"""``nongshu trace ...``: list, show, export, import, verify, audit, QR codes, recall, demo chain, organisations and API keys."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from nongshu.cli import get_settings
 from traceability.errors import TraceError
 from traceability.gs1 import build_digital_link
 from traceability.qr import write_qr
-from traceability.store import ROLES, TraceStore
+from traceability.store import ROLES, TraceStore, VerifyReport
 
 database_option = click.option(
     "--database-url",
@@ -178,6 +178,38 @@ def verify_command(
         fg="green",
         err=True,
     )
+
+
+@trace.command("audit")
+@database_option
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Skip re-deriving every GS1 event hash from its document (signatures, digests, "
+    "chains and log inclusion are still checked).",
+)
+@click.pass_context
+def audit_command(ctx: click.Context, database_url: str | None, quick: bool) -> None:
+    """Verify every lot and bring its stored public view up to date; exit 1 when any is broken.
+
+    The public page serves the verification done when a lot last changed; this re-checks
+    the rows as they are now (docs/SECURITY.md). Run it on a schedule and after upgrades.
+    """
+    broken: list[str] = []
+
+    def seen(report: VerifyReport) -> None:
+        if not report.ok:
+            where = report.first_broken
+            reason = where.reason if where else "; ".join(report.problems)
+            broken.append(f"{report.gtin}/{report.lot}: {reason}")
+
+    with _open(ctx, database_url) as store:
+        counts = store.audit(recompute_hashes=not quick, on_lot=seen)
+    click.echo(json.dumps({**counts, "broken": broken}, ensure_ascii=False, indent=2))
+    if broken:
+        click.secho(f"BROKEN: {len(broken)} of {counts['lots_checked']} lots", fg="red", err=True)
+        ctx.exit(1)
+    click.secho(f"intact: {counts['lots_checked']} lots", fg="green", err=True)
 
 
 @trace.command("qr")

@@ -6,18 +6,24 @@ numbers, which stay in the store), dates, inspection results, the certificate
 and the chain status. The season summary of the origin field comes from the
 pipeline outputs through ``season_summary_provider(field_id, season)`` so that
 this package never reads rasters.
+
+:func:`derive_view` builds the view from a lot's chain (:func:`read_chain`) and
+the outcome of verifying it; :mod:`traceability.views` stores it at write time
+and ``TraceStore.consumer_view`` serves the stored one. :func:`build_consumer_view`
+builds it now (lots without a stored view, and the audit's comparison).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, bindparam, or_, select
 
 from traceability.db import Certificate, Location
-from traceability.lot_chain import read_chain
+from traceability.lot_chain import LotChain, read_chain
 
 if TYPE_CHECKING:
     from traceability.store import TraceStore
@@ -105,22 +111,37 @@ def _where(doc: Mapping[str, Any]) -> str | None:
     return (doc.get("bizLocation") or doc.get("readPoint") or {}).get("id")
 
 
-def build_consumer_view(
-    store: TraceStore,
-    gtin: str,
-    lot: str,
-    season_summary_provider: SeasonSummaryProvider | None = None,
-) -> dict[str, Any]:
-    """The public view of one lot from a single read of its chain (no scan of the store)."""
-    with store._read_engine.connect() as conn:
-        chain = read_chain(conn, gtin, lot)
-        verify = store._report(conn, chain)
-        row = chain.lot
-        cert = conn.execute(_CERTIFICATE, {"lot_id": row.id}).first()
-        fields = chain.fields
-        links = [link for target in chain.lots for link in chain.links[target.id]]
-        docs = {link.event_id: _document(link.document) for link in links}
-        places, by_field = _places(conn, {u for d in docs.values() if (u := _where(d))}, fields)
+@dataclass(frozen=True)
+class DerivedView:
+    """A lot's public view as stored (``season_summary`` left ``None``) and the location URIs
+    (``uri:…``) and field ids (``field:…``) it names that the store does not know yet."""
+
+    body: dict[str, Any]
+    unresolved: frozenset[str]
+
+
+def chain_problem(check: Any) -> str | None:
+    """The consumer view's ``chain_problem`` of a verification result (``None`` when intact)."""
+    if check.first_broken is None and not check.problems:
+        return None
+    return check.first_broken.reason if check.first_broken else "; ".join(check.problems)
+
+
+def derive_view(conn: Connection, chain: LotChain, problem: str | None) -> DerivedView:
+    """The public view of a lot from its chain as read by :func:`read_chain` and the outcome of
+    verifying it (``problem``: ``None`` when intact); two indexed queries (certificate, places)."""
+    row = chain.lot
+    gtin, lot = row.gtin, row.lot
+    cert = conn.execute(_CERTIFICATE, {"lot_id": row.id}).first()
+    fields = chain.fields
+    links = [link for target in chain.lots for link in chain.links[target.id]]
+    docs = {link.event_id: _document(link.document) for link in links}
+    uris = {u for d in docs.values() if (u := _where(d))}
+    places, by_field = _places(conn, uris, fields)
+    unresolved = frozenset(
+        [f"uri:{u}" for u in uris if u not in places]
+        + [f"field:{f}" for f in fields if f not in by_field]
+    )
     certificate = None if cert is None else {k: getattr(cert, k) for k in CERTIFICATE_KEYS}
     origins = [
         {
@@ -186,20 +207,9 @@ def build_consumer_view(
             )
     timeline.sort(key=lambda e: e["date"])
     inspections.sort(key=lambda e: e["date"])
-    season_summary = None
-    if season_summary_provider is not None and fields and harvest_dates:
-        season = int(min(harvest_dates)[:4])
-        summaries = []
-        for field_id in fields:
-            got = season_summary_provider(field_id, season)
-            if got:
-                summaries.append(
-                    {"field_id": field_id, **{k: got[k] for k in SEASON_KEYS if k in got}}
-                )
-        season_summary = summaries or None
-    status = "recalled" if row.recalled else ("intact" if verify.ok else "broken")
+    status = "recalled" if row.recalled else ("intact" if problem is None else "broken")
     phi_checks = [c for c in json.loads(row.phi_json) if c.get("violated")]
-    return {
+    body = {
         "gtin": gtin,
         "lot": lot,
         "product": row.product_name,
@@ -214,9 +224,42 @@ def build_consumer_view(
         "custody": timeline,
         "current_holder": {"name": row.custodian_name, "role": row.custodian_role},
         "pre_harvest_interval": {"flag": row.phi_flag, "violations": phi_checks},
-        "season_summary": season_summary,
+        "season_summary": None,
         "chain_status": status,
-        "chain_problem": None
-        if verify.ok
-        else (verify.first_broken.reason if verify.first_broken else "; ".join(verify.problems)),
+        "chain_problem": problem,
     }
+    return DerivedView(body, unresolved)
+
+
+def add_season_summary(
+    view: dict[str, Any], season_summary_provider: SeasonSummaryProvider | None
+) -> dict[str, Any]:
+    """Fill ``view["season_summary"]`` (in place) from the pipeline outputs: the origin fields'
+    summaries of the season of the earliest harvest, ``None`` when there are none."""
+    fields = [o["field_id"] for o in view.get("origin") or []]
+    harvest = view.get("harvest_date")
+    if season_summary_provider is None or not fields or not harvest:
+        return view
+    season = int(harvest[:4])
+    summaries = []
+    for field_id in fields:
+        got = season_summary_provider(field_id, season)
+        if got:
+            summaries.append({"field_id": field_id, **{k: got[k] for k in SEASON_KEYS if k in got}})
+    view["season_summary"] = summaries or None
+    return view
+
+
+def build_consumer_view(
+    store: TraceStore,
+    gtin: str,
+    lot: str,
+    season_summary_provider: SeasonSummaryProvider | None = None,
+) -> dict[str, Any]:
+    """The public view of one lot built from its chain now, verification included (no scan of the
+    store): what :meth:`TraceStore.consumer_view` stores at write time and serves."""
+    with store._read_engine.connect() as conn:
+        chain = read_chain(conn, gtin, lot)
+        problem = chain_problem(store._report(conn, chain))
+        view = derive_view(conn, chain, problem).body
+    return add_season_summary(view, season_summary_provider)

@@ -194,3 +194,38 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ConsumerView(Base):
+    """The public consumer view of one lot, derived when its chain (or an ancestor's) changes.
+
+    ``body`` is the JSON the resolver serves (``season_summary`` left ``null``: it comes from
+    the pipeline outputs at read time); ``chain_ok``/``checkpoint_size`` record the
+    verification the body's ``chain_status`` came from and the signed checkpoint it was
+    checked against. A GET is one primary-key read of this table; ``verify_lot`` (the audit)
+    re-derives the row and replaces it when it differs (see docs/SECURITY.md).
+    """
+
+    __tablename__ = "consumer_views"
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(20), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    #: SHA-256 (hex) of ``body``'s UTF-8 bytes.
+    digest: Mapped[str] = mapped_column(String(64))
+    #: JSON list of the origin field ids and the season (year of the earliest harvest) whose
+    #: pipeline summary fills ``season_summary`` when served (``None``: the view has none).
+    fields: Mapped[str] = mapped_column(Text)
+    season: Mapped[int | None] = mapped_column(Integer)
+    chain_ok: Mapped[bool] = mapped_column(Boolean)
+    checkpoint_size: Mapped[int] = mapped_column(Integer)
+    built_at: Mapped[str] = mapped_column(String(32))
+
+
+class ConsumerViewRef(Base):
+    """A location (``uri:<GLN URI>``) or field (``field:<id>``) a stored view names but the store
+    did not know when the view was built: registering it rebuilds the views listed here."""
+
+    __tablename__ = "consumer_view_refs"
+    ref: Mapped[str] = mapped_column(String(310), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)

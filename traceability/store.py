@@ -9,16 +9,16 @@ organisations receiving the same shipped lot at once, exactly one succeeds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from traceability import lot_chain, merkle, signing
+from traceability import consumer, lot_chain, merkle, signing, views
 from traceability.db import (
     ApiKey,
     Certificate,
@@ -81,8 +81,10 @@ MAX_EVENT_ID = 280
 NONGSHU = builders.NONGSHU_NS
 
 
-_FIND_LOT = select(Lot.gtin, Lot.lot).where(Lot.lot == bindparam("lot"))
-_FIND_LOT_OF_GTIN = _FIND_LOT.where(Lot.gtin == bindparam("gtin"))
+#: ``(gtin, lot)`` of a lot number (``ix_lots_lot``), and of a lot number of one GTIN
+#: (``uq_lots_gtin_lot``), with ``{p}`` for the driver's parameter marker.
+_FIND_LOT_SQL = "SELECT gtin, lot FROM lots WHERE lot = {p}"
+_FIND_LOT_OF_GTIN_SQL = "SELECT gtin, lot FROM lots WHERE gtin = {p} AND lot = {p}"
 
 
 def _now() -> datetime:
@@ -219,6 +221,10 @@ class TraceStore:
         else:
             self._read_engine = self.engine
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        mark = "?" if self._read_engine.dialect.paramstyle == "qmark" else "%s"
+        self._find_lot_sql = _FIND_LOT_SQL.format(p=mark)
+        self._find_lot_of_gtin_sql = _FIND_LOT_OF_GTIN_SQL.format(p=mark)
+        self._view_sql = views.stored_body_sql(self._read_engine)
 
     @classmethod
     def open(cls, url: str) -> TraceStore:
@@ -243,10 +249,24 @@ class TraceStore:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
+        """A serialised write transaction; before it commits, the consumer views of the lots
+        its events touched (and of every lot made from them) are rebuilt and stored."""
         with self._sessions() as session, session.begin():
             if self.engine.dialect.name == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(7250002)"))
             yield session
+            dirty = session.info.pop("dirty_lots", None)
+            if dirty:
+                session.flush()
+                conn = session.connection()
+                views.refresh(
+                    conn, views.descendants(conn, dirty), short=_short, built_at=iso(_now())
+                )
+
+    @staticmethod
+    def _touch(s: Session, lot_ids: Iterable[int]) -> None:
+        """Mark lots whose consumer view must be rebuilt before the transaction commits."""
+        s.info.setdefault("dirty_lots", set()).update(lot_ids)
 
     # ------------------------------------------------------------ organisations
     def create_organisation(
@@ -427,6 +447,12 @@ class TraceStore:
                         crop=crop,
                     )
                 )
+                # Views built while this place was unknown show it without a name: rebuild them.
+                refs = [f"uri:{uri}"] + ([f"field:{field_id}"] if field_id else [])
+                s.flush()
+                waiting = views.referring(s.connection(), refs)
+                if waiting:
+                    views.refresh(s.connection(), waiting, short=_short, built_at=iso(_now()))
         return uri
 
     # ------------------------------------------------------------------ writes
@@ -560,6 +586,7 @@ class TraceStore:
         s.flush()
         for lot, role in effects["lots"]:
             self._chain(s, row, lot, role)
+        self._touch(s, (lot.id for lot, _role in effects["lots"]))
         for parent, child in effects.get("links", []):
             s.add(LotLink(parent_lot_id=parent.id, child_lot_id=child.id, event_seq=row.seq))
         leaf = self._leaf(row)
@@ -1093,13 +1120,22 @@ class TraceStore:
     # ------------------------------------------------------------------ reads
     def find_lot(self, lot: str, gtin: str | None = None) -> tuple[str, str]:
         """``(gtin, lot)`` of a lot number, optionally with its GTIN; refuses ambiguous numbers."""
-        with self._read_engine.connect() as conn:  # Core, pre-built statements: a hot path
-            if gtin:
-                rows = conn.execute(
-                    _FIND_LOT_OF_GTIN, {"lot": lot, "gtin": normalise_gtin(gtin)}
-                ).all()
-            else:
-                rows = conn.execute(_FIND_LOT, {"lot": lot}).all()
+        # A hot path (every resolver lookup): one statement on a pooled DB-API connection.
+        params: tuple[str, ...]
+        if gtin:
+            sql, params = self._find_lot_of_gtin_sql, (normalise_gtin(gtin), lot)
+        else:
+            sql, params = self._find_lot_sql, (lot,)
+        raw = self._read_engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        finally:
+            raw.close()
         if not rows:
             raise UnknownLotError(
                 "unknown lot", field="lot", got=lot if not gtin else f"{gtin}/{lot}"
@@ -1108,9 +1144,9 @@ class TraceStore:
             raise UnknownLotError(
                 "lot number used by several products: give the GTIN",
                 field="lot",
-                got=[r.gtin for r in rows],
+                got=[r[0] for r in rows],
             )
-        return rows[0].gtin, rows[0].lot
+        return rows[0][0], rows[0][1]
 
     def lots(
         self,
@@ -1444,16 +1480,58 @@ class TraceStore:
             }
 
     def verify_lot(self, gtin: str, lot: str, *, recompute_hashes: bool = False) -> VerifyReport:
-        """Check content, signatures, the hash chains and log inclusion of the lot and its ancestors.
+        """Check content, signatures, the hash chains and log inclusion of the lot and its ancestors,
+        and audit its stored consumer view.
 
         Reads only the lot's lineage and O(log n) log nodes; the result is cached per
         (stored rows, signed checkpoint). ``recompute_hashes`` also re-derives every
-        GS1 EPCIS event hash from its document (an audit; slower).
+        GS1 EPCIS event hash from its document (an audit; slower). When the view derived
+        from the rows as they are now differs from the stored one (an edited row, a view
+        missing or tampered with), the views of the lot and of every lot made from it are
+        rebuilt: the public page shows what this check found.
         """
         gtin = normalise_gtin(gtin)
         with self._read_engine.connect() as conn:
             chain = lot_chain.read_chain(conn, gtin, lot)
-            return self._report(conn, chain, recompute_hashes=recompute_hashes)
+            report = self._report(conn, chain, recompute_hashes=recompute_hashes)
+            fresh = consumer.derive_view(conn, chain, consumer.chain_problem(report))
+            current = views.stored_matches(conn, chain.lot.id, fresh.body)
+        if not current:
+            with self._write() as s:
+                conn = s.connection()
+                views.refresh(
+                    conn,
+                    views.descendants(conn, [chain.lot.id]),
+                    short=_short,
+                    built_at=iso(_now()),
+                    recompute_hashes=recompute_hashes,
+                )
+        return report
+
+    def audit(
+        self, *, recompute_hashes: bool = True, on_lot: Callable[[VerifyReport], None] | None = None
+    ) -> dict[str, int]:
+        """Verify every lot (oldest first) and audit its stored consumer view (:meth:`verify_lot`).
+
+        Returns counts of lots checked and broken; ``on_lot`` sees each report. O(lots):
+        the re-check behind the write-time verification the public page shows.
+        """
+        checked = broken = 0
+        after = 0
+        while True:
+            with self._read() as s:
+                batch = s.execute(
+                    select(Lot.id, Lot.gtin, Lot.lot).where(Lot.id > after).order_by(Lot.id).limit(500)
+                ).all()
+            if not batch:
+                return {"lots_checked": checked, "lots_broken": broken}
+            for lot_id, gtin, number in batch:
+                report = self.verify_lot(gtin, number, recompute_hashes=recompute_hashes)
+                checked += 1
+                broken += not report.ok
+                if on_lot is not None:
+                    on_lot(report)
+                after = lot_id
 
     @staticmethod
     def _report(
@@ -1478,7 +1556,37 @@ class TraceStore:
         *,
         season_summary_provider: Callable[[str, int], Mapping[str, Any] | None] | None = None,
     ) -> dict[str, Any]:
-        """Exactly what the public trace page may show (no personal data); see :mod:`traceability.consumer`."""
-        from traceability.consumer import build_consumer_view
+        """Exactly what the public trace page may show (no personal data); see :mod:`traceability.consumer`.
 
-        return build_consumer_view(self, normalise_gtin(gtin), lot, season_summary_provider)
+        One primary-key read of the view stored when the lot's chain last changed (or was
+        last audited), its ``chain_status`` the verification done then (:mod:`traceability.views`).
+        A lot without a stored view (recorded before schema 0004 and not audited since) is
+        built and verified now, as before. The season summary is read now from the outputs.
+        """
+        gtin = normalise_gtin(gtin)
+        stored = views.read_stored_body(self._read_engine, self._view_sql, gtin, lot)
+        if stored is None:
+            return consumer.build_consumer_view(self, gtin, lot, season_summary_provider)
+        view = json.loads(stored[0])
+        view["season_summary"] = views.summaries(stored[1], stored[2], season_summary_provider)
+        return view
+
+    def consumer_view_json(
+        self,
+        gtin: str,
+        lot: str,
+        *,
+        season_summary_provider: Callable[[str, int], Mapping[str, Any] | None] | None = None,
+    ) -> str:
+        """:meth:`consumer_view` as compact JSON text (:func:`traceability.views.encode`): the
+        stored text itself, with the season summary put in place, never parsed and re-encoded."""
+        gtin = normalise_gtin(gtin)
+        stored = views.read_stored_body(self._read_engine, self._view_sql, gtin, lot)
+        if stored is None:
+            return views.encode(
+                consumer.build_consumer_view(self, gtin, lot, season_summary_provider)
+            )
+        text, fields, season = stored
+        return views.with_season_summary(
+            text, views.summaries(fields, season, season_summary_provider)
+        )

@@ -32,7 +32,13 @@ class Gs1ValueConverter(PathConverter):
     """
 
     def to_url(self, value: str) -> str:
-        return quote(str(value), safe=_UNRESERVED)
+        return quote_gs1_value(value)
+
+
+def quote_gs1_value(value: str) -> str:
+    """A GS1 key qualifier as it appears in a Digital Link path: everything but letters, digits
+    and RFC 3986 unreserved marks percent-encoded (``/`` as ``%2F``, GS1 Digital Link 1.2 § 4.8)."""
+    return quote(str(value), safe=_UNRESERVED)
 
 
 def register_gs1_converter(state: BlueprintSetupState) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from traceability import lot_chain, merkle
+from traceability.consumer import build_consumer_view
 from traceability.store import TraceStore
 
 from .conftest import WASHED, harvest
@@ -30,6 +31,8 @@ TABLES = (
     "organisations",
     "products",
     "meta",
+    "consumer_views",
+    "consumer_view_refs",
 )
 
 
@@ -51,9 +54,12 @@ def _captured_sql(store: TraceStore, call) -> list[tuple[str, Any]]:
 def test_lookup_queries_use_indexes_only(store_url: str, store: TraceStore, demo_chain) -> None:
     if not store_url.startswith("sqlite"):
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
-    queries = _captured_sql(store, lambda: store.consumer_view(WASHED, "W-001"))
+    # the view as built at write time (and by an audit), the audit itself, and the two
+    # statements a QR lookup runs on a plain DB-API cursor (stored view, lot number)
+    queries = _captured_sql(store, lambda: build_consumer_view(store, WASHED, "W-001"))
     queries += _captured_sql(store, lambda: store.verify_lot(WASHED, "W-001"))
     assert len(queries) >= 6  # lot, lineage, links, checkpoint, nodes, places, certificate
+    queries += [(store._view_sql, (WASHED, "W-001")), (store._find_lot_of_gtin_sql, (WASHED, "W-001"))]
     raw = sqlite3.connect(store_url.removeprefix("sqlite:///"))
     try:
         for sql, params in queries:
@@ -73,7 +79,7 @@ def test_lookup_work_does_not_grow_with_other_lots(store: TraceStore, demo_chain
 
     def rows_read() -> tuple[int, int, int]:
         lot_chain.clear_caches()  # a cold lookup, as of a lot nobody asked for recently
-        queries = _captured_sql(store, lambda: store.consumer_view(WASHED, "W-001"))
+        queries = _captured_sql(store, lambda: build_consumer_view(store, WASHED, "W-001"))
         lot_rows = node_rows = 0
         with store._read_engine.connect() as conn:
             for sql, params in queries:
@@ -136,8 +142,8 @@ def test_inclusion_proof_matches_the_full_tree(store: TraceStore, demo_chain) ->
 
 
 def test_cached_verification_sees_an_edit_made_after_it(store: TraceStore, demo_chain) -> None:
-    assert store.consumer_view(WASHED, "W-001")["chain_status"] == "intact"
-    assert store.consumer_view(WASHED, "W-001")["chain_status"] == "intact"  # from the cache
+    assert build_consumer_view(store, WASHED, "W-001")["chain_status"] == "intact"
+    assert build_consumer_view(store, WASHED, "W-001")["chain_status"] == "intact"  # cached
     with store.engine.begin() as conn:
         conn.execute(
             text(
@@ -145,9 +151,33 @@ def test_cached_verification_sees_an_edit_made_after_it(store: TraceStore, demo_
                 "WHERE biz_step = 'packing'"
             )
         )
+    view = build_consumer_view(store, WASHED, "W-001")
+    assert view["chain_status"] == "broken"
+    assert "does not match its hash" in view["chain_problem"]
+
+
+def test_edited_row_is_shown_broken_from_the_next_audit_on(store: TraceStore, demo_chain) -> None:
+    """The served view carries the write-time verification; the audit re-checks the rows and
+    replaces it (docs/SECURITY.md): an edit made outside the store is never shown as verified
+    once a verify has run."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE events SET document = replace(document, '970.0', '975.0') "
+                "WHERE biz_step = 'packing'"
+            )
+        )
+    assert store.consumer_view(WASHED, "W-001")["chain_status"] == "intact"  # as verified at write
+    report = store.verify_lot(WASHED, "W-001")
+    assert not report.ok
     view = store.consumer_view(WASHED, "W-001")
     assert view["chain_status"] == "broken"
     assert "does not match its hash" in view["chain_problem"]
+    with store.engine.connect() as conn:
+        ok, size = conn.execute(
+            text("SELECT chain_ok, checkpoint_size FROM consumer_views WHERE lot = 'W-001'")
+        ).one()
+    assert not ok and size == store.checkpoint()["tree_size"]
 
 
 def test_a_new_checkpoint_is_verified_again(store: TraceStore, demo_chain) -> None:

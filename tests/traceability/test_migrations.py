@@ -54,3 +54,30 @@ def test_downgrade_and_upgrade_keep_the_data(store_url: str) -> None:
             store.certificate(POTATO, "H-MIG")["origin"]
             == "Fengxiang, 安定区马铃薯合作社, field DX-000001"
         )
+
+
+def test_store_from_before_0004_serves_live_views_until_audited(store_url: str) -> None:
+    """Upgrading to 0004 stores no views (building them verifies every chain); lookups build them
+    as before until ``audit`` stores them, and new events store theirs at once."""
+    from sqlalchemy import text
+
+    with TraceStore.open(store_url) as store:
+        actors = make_actors(store)
+        harvest(store, actors, "H-OLD")
+        before = store.consumer_view(POTATO, "H-OLD")
+    engine = create_store_engine(store_url)
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    engine.dispose()
+    with TraceStore.open(store_url) as store:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM consumer_views")).scalar_one() == 0
+        assert store.consumer_view(POTATO, "H-OLD") == before
+        harvest(store, actors, "H-NEW")
+        assert store.audit() == {"lots_checked": 2, "lots_broken": 0}
+        with store.engine.connect() as conn:
+            stored = conn.execute(text("SELECT lot FROM consumer_views ORDER BY lot")).scalars().all()
+        assert stored == ["H-NEW", "H-OLD"]
+        assert store.consumer_view(POTATO, "H-OLD") == before

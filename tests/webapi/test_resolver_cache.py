@@ -75,3 +75,65 @@ def test_unknown_lot_is_not_cacheable(trace_client, trace_world):
     response = trace_client.get(f"/01/{trace_world.gtin}/10/NO-SUCH-LOT", headers=JSON)
     assert response.status_code == 404
     assert "ETag" not in response.headers and not response.cache_control.public
+
+
+ODD_LOTS = ("H-001", "A/B %C:d?e&f#g+h", "x'y(z)*,;!")
+
+
+def test_link_targets_are_the_urls_url_for_builds(trace_app):
+    """The resolver formats its link URLs directly (a hot path); they must stay what Flask's URL
+    map builds for the same routes, including under a script root and for lots that need
+    percent-encoding (GS1 AI 10 character set 82)."""
+    from flask import url_for
+
+    from webapi.blueprints.resolver import _links, _self_link
+
+    gtin = "06900000000014"
+    with trace_app.test_request_context("/x", base_url="http://example.org:8080/nongshu/"):
+        for lot in ODD_LOTS:
+            links = _links(gtin, lot)
+            expected = {
+                "gs1:pip": url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="gs1:pip", _external=True),
+                "gs1:traceability": url_for("trace.export_lot", lot=lot, gtin=gtin, _external=True),
+                "gs1:certificationInfo": url_for("trace.lot_certificate", lot=lot, gtin=gtin, _external=True),
+            }
+            assert {k: v["href"] for k, v in links.items()} == expected
+            assert _self_link(gtin, lot, "linkType=linkset") == url_for(
+                "resolver.digital_link", gtin=gtin, lot=lot, linkType="linkset", _external=True
+            )
+        assert links["gs1:traceability"]["href"] == (
+            "http://example.org:8080/nongshu/api/v1/trace/lots/x%27y%28z%29%2A%2C%3B%21?gtin=06900000000014"
+        )
+
+
+def test_accept_negotiation_prefers_json_only_when_asked_for_more_than_html(trace_app):
+    """Content negotiation (RFC 9110 §12.5.1): JSON when its quality beats text/html's."""
+    from webapi.blueprints.resolver import LINKSET_TYPE, _wants
+
+    cases = {
+        None: (False, False),
+        "application/json": (True, False),
+        "APPLICATION/JSON": (True, False),
+        "text/html,application/json;q=0.9": (False, False),
+        "application/json,text/html;q=0.5": (True, False),
+        "*/*": (False, False),
+        "application/*,text/html;q=0.1": (True, True),
+        "application/linkset+json": (False, True),
+        "text/html, */*;q=0.8": (False, False),
+    }
+    for accept, (json_wanted, linkset_wanted) in cases.items():
+        headers = {} if accept is None else {"Accept": accept}
+        with trace_app.test_request_context("/x", headers=headers):
+            assert _wants("application/json") is json_wanted, accept
+            assert _wants(LINKSET_TYPE) is linkset_wanted, accept
+
+
+def test_json_view_is_what_jsonify_writes(trace_client, trace_world):
+    """The stored JSON text served as is equals Flask's jsonify of the same view."""
+    import json
+
+    got = trace_client.get(_url(trace_world), headers=JSON)
+    assert got.mimetype == "application/json" and got.data.endswith(b"\n")
+    view = got.get_json()
+    assert got.data.decode() == json.dumps(view, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert view["lot"] == "H-001" and view["chain_status"] == "intact"

@@ -12,14 +12,16 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
+from werkzeug.http import quote_etag
 
 from traceability.gs1 import build_digital_link, normalise_gtin, validate_lot
 from webapi.app import ctx
 from webapi.blueprints.pages import page_lang, render_page
+from webapi.blueprints.trace import bp as trace_bp
 from webapi.blueprints.trace import client_id
-from webapi.trace_adapter import register_gs1_converter, season_summary_provider
+from webapi.trace_adapter import quote_gs1_value, register_gs1_converter, season_summary_provider
 
 bp = Blueprint("resolver", __name__)
 bp.record_once(register_gs1_converter)  # before the routes below use <dlvalue:lot>
@@ -32,16 +34,28 @@ GS1_VOC = "https://gs1.org/voc/"
 VIEW_MAX_AGE_S = 60
 LINKSET_TYPE = "application/linkset+json"
 LINK_TYPES = ("gs1:pip", "gs1:traceability", "gs1:certificationInfo")
+#: ``Cache-Control`` of a lot's page, view and linkset (RFC 9111 §5.2.2.9, §5.2.2.1).
+CACHE_CONTROL = f"public, max-age={VIEW_MAX_AGE_S}"
+#: The trace blueprint's URL prefix without its leading slash (``api/v1/trace``).
+TRACE_PREFIX = (trace_bp.url_prefix or "").strip("/")
 
 
 def _links(gtin: str, lot: str) -> dict[str, dict[str, Any]]:
-    """link type -> target (absolute URL, media type, title) for one lot."""
+    """link type -> target (absolute URL, media type, title) for one lot.
+
+    The URLs are those ``url_for(..., _external=True)`` builds for the resolver's page and the
+    trace blueprint's export and certificate routes (same root, same percent-encoding of the lot,
+    ``tests/webapi/test_resolver_cache.py`` compares them), formatted directly: the linkset is a
+    hot path and each URL-map build costs more than the rest of the answer.
+    """
+    lot_q = quote_gs1_value(lot)
+    api = f"{_url_root()}{TRACE_PREFIX}/lots/{lot_q}"
     return {
-        "gs1:pip": {"href": url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="gs1:pip", _external=True),
+        "gs1:pip": {"href": _self_link(gtin, lot, "linkType=gs1:pip"),
                     "type": "text/html", "title": "产品追溯信息 Product trace page", "hreflang": ["zh", "en"]},
-        "gs1:traceability": {"href": url_for("trace.export_lot", lot=lot, gtin=gtin, _external=True),
+        "gs1:traceability": {"href": f"{api}?gtin={gtin}",
                              "type": "application/ld+json", "title": "EPCIS 2.0 events"},
-        "gs1:certificationInfo": {"href": url_for("trace.lot_certificate", lot=lot, gtin=gtin, _external=True),
+        "gs1:certificationInfo": {"href": f"{api}/certificate?gtin={gtin}",
                                   "type": "application/json", "title": "承诺达标合格证 Certificate"},
     }
 
@@ -58,8 +72,40 @@ def linkset(gtin: str, lot: str) -> dict[str, Any]:
 
 
 def _wants(media_type: str) -> bool:
-    best = request.accept_mimetypes.best_match([media_type, "text/html"], default="text/html")
-    return best == media_type and request.accept_mimetypes[media_type] > request.accept_mimetypes["text/html"]
+    """Whether the client prefers ``media_type`` to the HTML page: a strictly higher quality in
+    ``Accept`` (which is also when ``best_match([media_type, "text/html"])`` picks it)."""
+    raw = request.headers.get("Accept", "").lower()
+    if media_type not in raw and "*" not in raw:
+        return False  # not named and no wildcard: quality 0, never preferred (no parsing needed)
+    accept = request.accept_mimetypes
+    return accept[media_type] > accept["text/html"]
+
+
+def _self_link(gtin: str, lot: str, query: str) -> str:
+    """Absolute URL of this resolver's Digital Link of the lot plus ``query``: what
+    ``url_for("resolver.digital_link", …, _external=True)`` builds (same root, same percent-encoding
+    of the lot), without a URL-map build on the hot path."""
+    return f"{_url_root()}01/{gtin}/10/{quote_gs1_value(lot)}?{query}"
+
+
+#: ``request.url_root`` by the WSGI environ values it is made of (bounded: hosts come from clients).
+_ROOTS: dict[tuple[Any, ...], str] = {}
+_ROOTS_MAX = 64
+_ROOT_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+
+
+def _url_root() -> str:
+    """``request.url_root``, remembered per (scheme, host, port, script root): werkzeug re-derives
+    and IRI-decodes it on every call, a noticeable share of a Digital Link answer."""
+    environ = request.environ
+    key = tuple(environ.get(k) for k in _ROOT_KEYS)
+    root = _ROOTS.get(key)
+    if root is None:
+        root = request.url_root
+        if len(_ROOTS) >= _ROOTS_MAX:
+            _ROOTS.clear()
+        _ROOTS[key] = root
+    return root
 
 
 @bp.get("/01/<gtin>/10/<dlvalue:lot>")
@@ -104,50 +150,52 @@ def digital_link(gtin: str, lot: str) -> ResponseReturnValue:
     wants_linkset = link_type is None and _wants(LINKSET_TYPE)  # Accept parsed once per request
     if link_type is not None or wants_linkset:
         gtin, lot = store.find_lot(lot, gtin)  # 404 for an unknown lot before answering with links
-    links_header = (
-        f'<{url_for("resolver.digital_link", gtin=gtin, lot=lot, linkType="linkset", _external=True)}>; '
-        f'rel="linkset"; type="{LINKSET_TYPE}"'
-    )
+    links_header = f'<{_self_link(gtin, lot, "linkType=linkset")}>; rel="linkset"; type="{LINKSET_TYPE}"'
     if link_type in ("linkset", "all") or wants_linkset:
         response = Response(json.dumps(linkset(gtin, lot), ensure_ascii=False), mimetype=LINKSET_TYPE)
         response.headers["Link"] = links_header
-        response.vary.add("Accept")  # without ?linkType the linkset is chosen by Accept
-        return _cacheable(response)
+        return _cacheable(response, "Accept")  # without ?linkType the linkset is chosen by Accept
     if link_type and link_type != "gs1:pip":
         links = _links(gtin, lot)
         target = links.get(link_type) or links["gs1:pip"]
         moved = redirect(target["href"], code=307)
         moved.headers["Link"] = links_header
         return moved
-    view = store.consumer_view(gtin, lot, season_summary_provider=season_summary_provider(context.runs))
+    summaries = season_summary_provider(context.runs)
     if link_type is None and _wants("application/json"):
-        response = jsonify(view)
+        # the stored JSON text as is (what jsonify would write for it), not parsed and re-encoded
+        body = store.consumer_view_json(gtin, lot, season_summary_provider=summaries)
+        response = Response(body + "\n", mimetype="application/json")
+        vary = "Accept"
     else:
+        view = store.consumer_view(gtin, lot, season_summary_provider=summaries)
         lang = page_lang()
         response = render_page("lot.html", lang=lang, view=view, gtin=gtin, lot=lot,
                                digital_link=build_digital_link(gtin, lot, resolver=context.settings.resolver_url))
-        response.vary.add("Accept-Language")  # the page language follows it when ?lang= is absent
+        vary = "Accept, Accept-Language"  # the page language follows it when ?lang= is absent
     response.headers["Link"] = links_header
-    response.vary.add("Accept")
-    return _cacheable(response)
+    return _cacheable(response, vary)
 
 
-def _cacheable(response: Response) -> Response:
+def _cacheable(response: Response, vary: str) -> Response:
     """A public response with a strong ETag of its body, answered with 304 on a matching If-None-Match.
 
     The ETag is a digest of the body, so it changes exactly when the view does: a new event
     in the lot's chain, a recall, a new certificate or a season summary of a new run
     (RFC 9110 §8.8.3, §13.1.2; Cache-Control: RFC 9111 §5.2.2). The app gzips JSON for
     clients that accept it, and a strong ETag must differ between content codings
-    (RFC 9110 §8.8.3.3), so those clients get the tag with ``-gzip`` appended.
+    (RFC 9110 §8.8.3.3), so those clients get the tag with ``-gzip`` appended. ``vary`` names
+    the request headers the answer was chosen by (``Accept-Encoding`` is added). Headers are
+    set as whole strings: each update through werkzeug's header objects re-serialises them.
     """
     tag = hashlib.sha256(response.get_data()).hexdigest()[:40]
-    if response.is_json and "gzip" in request.accept_encodings:
+    encodings = request.headers.get("Accept-Encoding", "").lower()
+    if "gzip" in encodings and response.is_json and "gzip" in request.accept_encodings:
         tag += "-gzip"
-    response.set_etag(tag)
-    response.vary.add("Accept-Encoding")
-    response.cache_control.public = True
-    response.cache_control.max_age = VIEW_MAX_AGE_S
+    response.headers["ETag"] = quote_etag(tag)
+    already = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
+    response.headers["Vary"] = ", ".join(dict.fromkeys([*already, *vary.split(", "), "Accept-Encoding"]))
+    response.headers["Cache-Control"] = CACHE_CONTROL
     if "If-None-Match" in request.headers and request.if_none_match.contains_weak(tag):
         response.status_code = 304  # If-None-Match uses the weak comparison (RFC 9110 §13.1.2)
         response.set_data(b"")

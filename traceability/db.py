@@ -7,9 +7,12 @@ PostgreSQL.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Engine,
     Float,
     ForeignKey,
     Integer,
@@ -229,3 +232,28 @@ class ConsumerViewRef(Base):
     __tablename__ = "consumer_view_refs"
     ref: Mapped[str] = mapped_column(String(310), primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True, index=True)
+
+
+# ------------------------------------------------------------ hot-path reads
+def driver_sql(engine: Engine, template: str) -> str:
+    """``template`` with each ``{p}`` replaced by the driver's parameter marker (``?`` or ``%s``)."""
+    return template.format(p="?" if engine.dialect.paramstyle == "qmark" else "%s")
+
+
+def fetch_raw(engine: Engine, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows of one statement on a plain DB-API cursor of a pooled connection.
+
+    For the public read paths (resolver, consumer view): one statement is atomic on its own on
+    SQLite (autocommit) and PostgreSQL, and the Core layer's begin/rollback round trips would
+    cost more than the indexed read itself.
+    """
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        try:
+            cur.execute(sql, params)
+            return [tuple(row) for row in cur.fetchall()]
+        finally:
+            cur.close()
+    finally:
+        raw.close()

@@ -33,6 +33,8 @@ from traceability.db import (
     Meta,
     Organisation,
     Product,
+    driver_sql,
+    fetch_raw,
 )
 from traceability.engine import create_store_engine, migrate
 from traceability.epcis import builders
@@ -221,9 +223,8 @@ class TraceStore:
         else:
             self._read_engine = self.engine
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
-        mark = "?" if self._read_engine.dialect.paramstyle == "qmark" else "%s"
-        self._find_lot_sql = _FIND_LOT_SQL.format(p=mark)
-        self._find_lot_of_gtin_sql = _FIND_LOT_OF_GTIN_SQL.format(p=mark)
+        self._find_lot_sql = driver_sql(self._read_engine, _FIND_LOT_SQL)
+        self._find_lot_of_gtin_sql = driver_sql(self._read_engine, _FIND_LOT_OF_GTIN_SQL)
         self._view_sql = views.stored_body_sql(self._read_engine)
 
     @classmethod
@@ -1126,16 +1127,7 @@ class TraceStore:
             sql, params = self._find_lot_of_gtin_sql, (normalise_gtin(gtin), lot)
         else:
             sql, params = self._find_lot_sql, (lot,)
-        raw = self._read_engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            try:
-                cur.execute(sql, params)
-                rows = cur.fetchall()
-            finally:
-                cur.close()
-        finally:
-            raw.close()
+        rows = fetch_raw(self._read_engine, sql, params)
         if not rows:
             raise UnknownLotError(
                 "unknown lot", field="lot", got=lot if not gtin else f"{gtin}/{lot}"

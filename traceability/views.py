@@ -31,7 +31,7 @@ from traceability.consumer import (
     chain_problem,
     derive_view,
 )
-from traceability.db import ConsumerView, ConsumerViewRef, Lot, LotLink
+from traceability.db import ConsumerView, ConsumerViewRef, Lot, LotLink, driver_sql, fetch_raw
 from traceability.lot_chain import read_chain, verify_chain
 
 Short = Callable[[str | None], str | None]
@@ -178,28 +178,14 @@ def stored_matches(conn: Connection, lot_id: int, body: dict[str, Any]) -> bool:
 
 def stored_body_sql(engine: Engine) -> str:
     """The one-row primary-key read of a stored view in the driver's own parameter style."""
-    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    return f"SELECT body, fields, season FROM consumer_views WHERE gtin = {mark} AND lot = {mark}"
+    return driver_sql(engine, "SELECT body, fields, season FROM consumer_views WHERE gtin = {p} AND lot = {p}")
 
 
 def read_stored_body(
     engine: Engine, sql: str, gtin: str, lot: str
 ) -> tuple[str, list[str], int | None] | None:
     """The stored view's JSON text, origin field ids and season, or ``None`` when the lot has
-    none (yet).
-
-    A plain DB-API cursor on a pooled connection: one statement, which is atomic
-    on its own on SQLite (autocommit) and PostgreSQL; the Core layer's begin/rollback
-    round trips would cost more than the indexed read itself.
-    """
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        try:
-            cur.execute(sql, (gtin, lot))
-            row = cur.fetchone()
-        finally:
-            cur.close()
-    finally:
-        raw.close()
+    none (yet); one statement on a plain DB-API cursor (:func:`traceability.db.fetch_raw`)."""
+    rows = fetch_raw(engine, sql, (gtin, lot))
+    row = rows[0] if rows else None
     return None if row is None else (row[0], json.loads(row[1]), row[2])

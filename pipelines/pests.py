@@ -4,16 +4,20 @@
    ``exp(-age / tau)``, tau = 7 days (about one aphid generation in summer;
    Dixon 1998, *Aphid Ecology*), giving the trap's current catch per week
    (pheromone and yellow sticky traps are read weekly).
-2. Space: a Gaussian kernel of bandwidth ``h`` (Silverman 1986, *Density
-   Estimation*) spreads each trap's rate, normalised to 1 at the trap, so the
-   surface equals the trap's catch at the trap and fades to 0 far from any
-   trap; nearby traps add up.
+2. Space: the kernel-weighted mean of the traps' rates (Nadaraya 1964,
+   Watson 1964) with a Gaussian kernel of bandwidth ``h`` (Silverman 1986,
+   *Density Estimation*), normalised to 1 at a trap, times the kernel support
+   ``min(1, sum of weights)``: the surface equals a lone trap's catch at the
+   trap and fades to 0 far from any trap, and where traps overlap it is their
+   weighted mean — two traps each catching 10 a week do not make 20 between them.
 
 The surface is in the units the pest models expect (``models.risk.pest``:
 catch per trap per week).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -44,15 +48,27 @@ def trap_rates(
     return grouped[["x", "y", "rate"]].reset_index()
 
 
+def _weighted(weights: Iterator[NDArray], rates: NDArray, shape: tuple[int, ...]) -> NDArray:
+    """Kernel-weighted mean of ``rates`` times the support ``min(1, sum of weights)`` (see module docstring);
+    ``weights`` yields one trap's kernel at a time, so a block holds two sums, not one array per trap."""
+    total = np.zeros(shape, dtype="float64")
+    weighted = np.zeros(shape, dtype="float64")
+    for w, r in zip(weights, np.asarray(rates, dtype="float64"), strict=True):
+        total += w
+        weighted += r * w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(total > 0, weighted / total, 0.0)
+    return mean * np.minimum(total, 1.0)
+
+
 def pressure_at(
     xs: NDArray, ys: NDArray, px: NDArray, py: NDArray, rates: NDArray, bandwidth_m: float = BANDWIDTH_M
 ) -> NDArray:
-    """Pressure (catch per trap per week) at points ``(xs[i], ys[i])``."""
+    """Pressure (catch per trap per week) at points ``(xs[i], ys[i])`` (projected metres)."""
     xs, ys = np.asarray(xs, dtype="float64"), np.asarray(ys, dtype="float64")
-    out = np.zeros(xs.shape, dtype="float64")
-    for x0, y0, r in zip(np.asarray(px), np.asarray(py), np.asarray(rates), strict=True):
-        out += r * np.exp(-0.5 * (((xs - x0) ** 2 + (ys - y0) ** 2) / bandwidth_m**2))
-    return out
+    weights = (np.exp(-0.5 * (((xs - x0) ** 2 + (ys - y0) ** 2) / bandwidth_m**2))
+               for x0, y0 in zip(np.asarray(px, dtype="float64"), np.asarray(py, dtype="float64"), strict=True))
+    return _weighted(weights, rates, xs.shape)
 
 
 def pressure_block(
@@ -60,9 +76,6 @@ def pressure_block(
 ) -> NDArray:
     """Pressure on the pixel centres ``xs`` (columns) x ``ys`` (rows) of one raster block (separable kernel)."""
     xs, ys = np.asarray(xs, dtype="float64"), np.asarray(ys, dtype="float64")
-    out = np.zeros((len(ys), len(xs)), dtype="float64")
-    for x0, y0, r in zip(np.asarray(px), np.asarray(py), np.asarray(rates), strict=True):
-        gx = np.exp(-0.5 * ((xs - x0) / bandwidth_m) ** 2)
-        gy = np.exp(-0.5 * ((ys - y0) / bandwidth_m) ** 2)
-        out += r * np.outer(gy, gx)
-    return out.astype("float32")
+    weights = (np.outer(np.exp(-0.5 * ((ys - y0) / bandwidth_m) ** 2), np.exp(-0.5 * ((xs - x0) / bandwidth_m) ** 2))
+               for x0, y0 in zip(np.asarray(px, dtype="float64"), np.asarray(py, dtype="float64"), strict=True))
+    return _weighted(weights, rates, (len(ys), len(xs))).astype("float32")

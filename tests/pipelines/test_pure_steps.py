@@ -103,6 +103,27 @@ def test_pest_pressure_from_recent_catches() -> None:
     assert at[0] == pytest.approx(expected * np.exp(-0.5))
 
 
+def test_overlapping_traps_average_rather_than_add() -> None:
+    # traps 500 m apart: at the midpoint each kernel weight is w = exp(-0.5 (250/750)^2) = 0.94596
+    w = np.exp(-0.5 * (250 / 750) ** 2)
+    px, py = np.array([0.0, 500.0]), np.array([0.0, 0.0])
+    mid = pests.pressure_at(np.array([250.0]), np.array([0.0]), px, py, np.array([10.0, 10.0]))
+    assert mid[0] == pytest.approx(10.0)  # summing the kernels gave 2 · 10 · w = 18.9
+    mixed = pests.pressure_at(np.array([250.0]), np.array([0.0]), px, py, np.array([10.0, 30.0]))
+    assert mixed[0] == pytest.approx(20.0)
+    # at a trap: the weighted mean (10 · 1 + 30 · w2) / (1 + w2), w2 = exp(-0.5 (500/750)^2), support 1
+    w2 = np.exp(-0.5 * (500 / 750) ** 2)
+    at_a = pests.pressure_at(np.array([0.0]), np.array([0.0]), px, py, np.array([10.0, 30.0]))
+    assert at_a[0] == pytest.approx((10 + 30 * w2) / (1 + w2))
+    # far from both (3 and 3.5 km): faded by the support, w_far = exp(-0.5 (3000/750)^2) + exp(-0.5 (3500/750)^2)
+    far = pests.pressure_at(np.array([-3000.0]), np.array([0.0]), px, py, np.array([10.0, 10.0]))
+    assert far[0] == pytest.approx(10 * (np.exp(-8) + np.exp(-0.5 * (3500 / 750) ** 2)))
+    # the raster block gives the same numbers as the points
+    block = pests.pressure_block(np.array([250.0, 0.0]), np.array([0.0]), px, py, np.array([10.0, 30.0]))
+    np.testing.assert_allclose(block[0], [20.0, (10 + 30 * w2) / (1 + w2)], rtol=1e-6)
+    assert w < 1  # the midpoint case needs both weights below one for the support to matter
+
+
 def test_windowed_metrics_per_pixel_windows() -> None:
     days = np.array([0, 5, 10, 15, 20])
     series = np.array([[0.2, 0.2], [0.4, 0.4], [0.8, 0.8], [0.6, 0.6], [0.2, 0.2]], dtype="float32")

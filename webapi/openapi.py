@@ -36,6 +36,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}
+#: Paging links of a listing: rel self, next, prev (same filters and limit).
+_LINKS = {"type": "array", "items": {"type": "object", "required": ["rel", "href"],
+                                     "properties": {"rel": {"type": "string", "enum": ["self", "next", "prev"]},
+                                                    "href": {"type": "string"}, "type": {"type": "string"}}}}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Problem": PROBLEM_SCHEMA,
@@ -94,8 +98,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "run": {"type": "string"},
             "numberMatched": {"type": "integer", "minimum": 0},
             "numberReturned": {"type": "integer", "minimum": 0},
-            "links": {"type": "array", "items": {"type": "object", "required": ["rel", "href"],
-                                                  "properties": {"rel": {"type": "string"}, "href": {"type": "string"}, "type": {"type": "string"}}}},
+            "links": _LINKS,
             "features": {"type": "array", "items": {
                 "type": "object", "required": ["type", "id", "geometry", "properties"],
                 "properties": {"type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"},
@@ -125,8 +128,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "AlertList": {
         "type": "object",
-        "required": ["run", "count", "alerts"],
-        "properties": {"run": {"type": "string"}, "season": {"type": "string"}, "count": {"type": "integer"},
+        "required": ["run", "count", "numberMatched", "numberReturned", "links", "alerts"],
+        "properties": {"run": {"type": "string"}, "season": {"type": "string"},
+                       "count": {"type": "integer", "minimum": 0, "description": "alerts matching the filters (= numberMatched)"},
+                       "numberMatched": {"type": "integer", "minimum": 0, "description": "alerts matching the filters, on all pages"},
+                       "numberReturned": {"type": "integer", "minimum": 0, "description": "alerts on this page"},
+                       "links": _LINKS,
                        "valid_from": {"type": "string", "nullable": True}, "valid_to": {"type": "string", "nullable": True},
                        "alerts": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}},
     },

@@ -42,6 +42,29 @@ def live_server(data_dir: Path, trace_template: Path, tmp_path_factory: pytest.T
     thread.join(5)
 
 
+#: More alerts than one page of the map's alert requests (limit=5000): the map must follow the next link.
+MANY_ALERTS = 5003
+
+
+@pytest.fixture(scope="module")
+def many_alerts_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on 127.0.0.1 with the fixture run whose alerts.json holds :data:`MANY_ALERTS` alerts."""
+    from webdata import make_run, many_alerts, write_alerts  # type: ignore[import-not-found]
+    from werkzeug.serving import make_server
+
+    from nongshu.settings import Settings
+    from webapi import create_app
+
+    root = tmp_path_factory.mktemp("many-alerts")
+    write_alerts(make_run(root / "outputs"), many_alerts(MANY_ALERTS)[0])
+    server = make_server("127.0.0.1", 0, create_app(Settings.from_env({"NONGSHU_DATA_DIR": str(root)})), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
@@ -166,3 +189,25 @@ def test_field_page(live_server, open_page):
     page.wait_for_load_state("networkidle")
     assert chart.evaluate("img => img.complete && img.naturalWidth") == 480
     shot(page, "field-360x740.png")
+
+
+def test_map_lists_every_alert_of_a_run_bigger_than_one_page(many_alerts_server, open_page):
+    """5,003 alerts come in two pages (5,000 + 3); the list and its count show all of them, worst first."""
+    from webdata import many_alerts  # type: ignore[import-not-found]
+
+    alerts, expected = many_alerts(MANY_ALERTS)
+    by_id = {a["id"]: a for a in alerts}
+    page = open_page(1280, 800)
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url) if "/api/v1/alerts" in r.url else None)
+    page.goto(f"{many_alerts_server}/map")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#alert-count")).to_have_text(f"({MANY_ALERTS})", timeout=30_000)
+    items = page.locator("#alert-list li")
+    assert items.count() == MANY_ALERTS
+    assert len(requested) == 2 and "offset=5000" in requested[1]
+    last = by_id[expected[-1]]  # the alert without a risk, at the end of level 1
+    assert items.nth(MANY_ALERTS - 1).inner_text().startswith(last["target_id"])
+    assert items.nth(MANY_ALERTS - 1).inner_text().rstrip().endswith(" 1")
+    assert items.first.inner_text().rstrip().endswith(" 4")

@@ -116,6 +116,48 @@ def _alert(fid, hazard, level, colour, risk, stage, town, coop, crop):
     }
 
 
+def many_alerts(n: int, seed: int = 7) -> tuple[list[dict], list[str]]:
+    """``n`` alerts on the four fixture fields, shuffled, and their ids in worst-first order.
+
+    The list is built in the order the API promises (level 4 down to 1; within a
+    level risk from high to low, ties of three alerts in increasing id order; one
+    alert without a risk last in level 1) and then shuffled, so the expected order
+    is known by construction. Alert ``k``: hazard ``HAZARDS[k % 6]``, township
+    ``T0{k % 3 + 1}``, valid 2026-05-10..24 when ``k`` is even, 2026-05-20..06-03 when odd.
+    """
+    import random
+
+    hazards = ("drought", "frost", "heat", "waterlogging", "pest", "disease")
+    colours = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
+    ordered = []
+    for k in range(n):
+        level = 4 - (4 * k) // n  # blocks of n/4: 4, 3, 2, 1
+        first_of_level = -(-(4 - level) * n // 4)  # smallest j with 4 - 4j // n == level
+        risk = round(0.999 - 0.001 * ((k - first_of_level) // 3), 3)  # three alerts per risk value
+        if k == n - 1:
+            risk = None
+        fid = list(FIELDS)[k % 4]
+        even = k % 2 == 0
+        ordered.append({
+            "id": f"2026-{k:05d}-{fid}-{hazards[k % 6]}", "target_type": "field", "target_id": fid,
+            "township": f"T0{k % 3 + 1}", "cooperative_id": "C01", "crop": "potato", "hazard": hazards[k % 6],
+            "level": level, "colour": colours[level], "risk": risk, "stage": "emergence", "triggers": {},
+            "valid_from": "2026-05-10" if even else "2026-05-20", "valid_to": "2026-05-24" if even else "2026-06-03",
+            "advice_key": f"{hazards[k % 6]}/potato/emergence/{colours[level]}",
+        })
+    expected = [a["id"] for a in ordered]
+    shuffled = list(ordered)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled, expected
+
+
+def write_alerts(run: Path, alerts: list[dict]) -> None:
+    """Replace the run's ``alerts.json`` with ``alerts`` (same header as :func:`make_run`)."""
+    (run / "alerts.json").write_text(json.dumps({
+        "run_id": run.name, "season": "2026", "valid_from": "2026-05-10", "valid_to": "2026-06-03", "alerts": alerts,
+    }, ensure_ascii=False), encoding="utf-8")
+
+
 # ------------------------------------------------------------------------------------------------
 # Trace store with one harvested, inspected, shipped lot (the Digital Link target of the pages)
 # ------------------------------------------------------------------------------------------------

@@ -101,11 +101,26 @@
     return { color: level ? cfg.colours[level] : "#2b5a35", weight: 2, fillOpacity: 0.05 };
   }
 
+  /* The same-origin path of a page's rel=next link, or null on the last page. */
+  function nextPath(page) {
+    var next = (page.links || []).filter(function (l) { return l.rel === "next"; })[0];
+    return next ? next.href.replace(/^https?:\/\/[^/]+/, "") : null;
+  }
+
   function loadFields(url, features) {
     return getJSON(url).then(function (page) {
       features = features.concat(page.features);
-      var next = (page.links || []).filter(function (l) { return l.rel === "next"; })[0];
-      return next ? loadFields(next.href.replace(/^https?:\/\/[^/]+/, ""), features) : features;
+      var next = nextPath(page);
+      return next ? loadFields(next, features) : features;
+    });
+  }
+
+  /* Every alert of the run: /api/v1/alerts is paged (worst first), so follow the next links. */
+  function loadAlerts(url, list) {
+    return getJSON(url).then(function (page) {
+      list = list.concat(page.alerts);
+      var next = nextPath(page);
+      return next ? loadAlerts(next, list) : list;
     });
   }
 
@@ -186,9 +201,9 @@
       }
     }).addTo(map);
     if (features.length) map.fitBounds(fieldsLayer.getBounds(), { padding: [20, 20] });
-    return getJSON("/api/v1/alerts?" + runQ);
-  }).then(function (data) {
-    alerts = data.alerts.slice().sort(function (a, b) { return b.level - a.level || (b.risk || 0) - (a.risk || 0); });
+    return loadAlerts("/api/v1/alerts?limit=5000&" + runQ, []);
+  }).then(function (all) {
+    alerts = all.slice().sort(function (a, b) { return b.level - a.level || (b.risk || 0) - (a.risk || 0); });
     renderAlerts();
   }).catch(reportError);
   map.on("moveend", renderAlerts);

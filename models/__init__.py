@@ -60,4 +60,11 @@ Yield, :mod:`models.yield_model`::
     metrics_table(predictions) -> DataFrame; model_card(model, metrics=None) -> dict
     save_model(model, path_or_file); load_model(path_or_file, features=None) -> YieldModel
     plot_predicted_vs_observed(predictions, lead=None, scheme="leave_one_season_out") -> matplotlib Figure
+
+Intervals, :mod:`models.intervals` (log-yield residuals clustered by season)::
+
+    season_errors(residuals, groups) -> SeasonErrors(within, var_season, noise, n_groups)
+    moderated_season_variances({crop: SeasonErrors}) -> {crop: (variance, df)}   # Smyth 2004
+    clustered_scores(residuals | SeasonErrors, groups=None, var_season=None, df=None); conformal_quantile(scores, coverage)
+    interval_halfwidths({crop: SeasonErrors}, coverage) -> {crop: log half-width}
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from models import yield_model
+from models import intervals, yield_model
 from models.errors import ModelError, ModelInputError
 from pipelines import fieldfeatures, outputs
 from pipelines.errors import PipelineError
@@ -145,7 +145,8 @@ def cache_key(fd: Any, seasons: list[int]) -> str:
     digest.update(json.dumps({"format": yield_model.FORMAT_VERSION, "features": FEATURES,
                               "leads": fieldfeatures.LEADS, "seasons": seasons}).encode())
     # a change of the model code invalidates cached models (pickled estimators follow the code)
-    digest.update(outputs.sha256_of(Path(yield_model.__file__)).encode())
+    for module in (yield_model, intervals):
+        digest.update(outputs.sha256_of(Path(module.__file__)).encode())
     root = inputs.root
     files = [root / "yield" / "yield_history.csv", root / "fields" / "fields.gpkg",
              root / "operations" / "operations.csv", inputs.items_path, inputs.dem_path,

@@ -12,8 +12,8 @@ import pytest
 import xarray as xr
 
 from models.errors import FeatureMismatchError, ModelInputError
+from models.intervals import conformal_quantile
 from models.yield_model import (
-    conformal_quantile,
     evaluate,
     fit_yield_model,
     load_model,
@@ -131,7 +131,7 @@ def test_model_card_is_json_and_complete(model, cv):
     assert "NaN" not in text
     entry = card["evaluation"]["leave_one_season_out"]["potato"]["end"]
     assert set(entry) == {"n", "model", "baseline_field_mean", "baseline_ndvi_linear", "coverage",
-                          "interval_width_t_ha", "structures"}
+                          "interval_width_t_ha"}
     assert entry["n"] == 18 * 5 and set(entry["model"]) == {"mape", "rmse", "r2", "anomaly_r2"}
     assert card["leads"]["end"]["features"] == YIELD_FEATURES["end"]
     assert card["interval"]["nominal_coverage"] == 0.8
@@ -195,13 +195,21 @@ def _canopy_table(seed: int = 5, n_fields: int = 40, seasons=range(2018, 2024)) 
     return pd.DataFrame(rows)
 
 
-def test_season_wide_feature_without_signal_is_left_out_and_one_with_signal_kept(tables):
-    noisy = fit_yield_model({"end": _canopy_table()}, ["ndvi_peak", "season_noise"],
-                            season_features=["season_noise"])
-    assert "all" not in noisy.leads["end"].models["maize"].structure  # neither ridge(all) nor boosting(all)
-    # in the conftest table the season's rain drives the yield: a structure with precip_mm wins
-    rainy = fit_yield_model({"end": tables["end"]}, YIELD_FEATURES["end"], season_features=["precip_mm"])
-    assert "all" in rainy.leads["end"].models["potato"].structure
+def test_crop_model_is_the_mean_of_its_structures(tables):
+    """The forecast is the equal-weight mean of the four structures' log forecasts, each refitted on all rows."""
+    import models.yield_model as ym
+
+    model = fit_yield_model({"end": tables["end"]}, YIELD_FEATURES["end"], season_features=["precip_mm"])
+    cm = model.leads["end"].models["potato"]
+    assert cm.structure == ym.MEAN_NAME and len(cm.estimator.members) == len(ym.STRUCTURES)
+    rows = tables["end"][tables["end"]["crop"] == "potato"].reset_index(drop=True)
+    x = rows[YIELD_FEATURES["end"]].to_numpy(dtype="float64")
+    sets = ym.feature_sets(YIELD_FEATURES["end"], ["precip_mm"])
+    groups = rows["season"].astype(str).to_numpy()
+    y = np.log(rows["yield_t_ha"].to_numpy(dtype="float64"))
+    by_hand = np.mean([ym._estimator(s, sets, None).fit(x, y, groups).predict(x) for s in ym.STRUCTURES], axis=0)
+    np.testing.assert_allclose(predict(model, rows, "end")["yield_pred_t_ha"], np.exp(by_hand), rtol=1e-9)
+    assert set(cm.inner_cv_mape) == {*(s.name for s in ym.STRUCTURES), "mean"}
 
 
 def test_held_out_season_takes_no_part_in_its_own_forecast():
@@ -209,7 +217,7 @@ def test_held_out_season_takes_no_part_in_its_own_forecast():
     table = _canopy_table(n_fields=16, seasons=range(2019, 2023))
     changed = table.copy()
     changed.loc[changed["season"] == 2022, "yield_t_ha"] *= 3.0
-    cols = ["predicted", "lo", "hi", "structure"]
+    cols = ["predicted", "lo", "hi"]
     a = evaluate({"end": table}, ["ndvi_peak"], schemes=["leave_one_season_out"])
     b = evaluate({"end": changed}, ["ndvi_peak"], schemes=["leave_one_season_out"])
     pd.testing.assert_frame_equal(a.loc[a["season"] == 2022, cols], b.loc[b["season"] == 2022, cols])
@@ -217,7 +225,7 @@ def test_held_out_season_takes_no_part_in_its_own_forecast():
 
 
 def test_clustered_scores_by_hand():
-    from models.yield_model import SEASON_GRID, clustered_scores
+    from models.intervals import SEASON_GRID, clustered_scores
 
     # group A residuals 0.1, 0.3 (mean 0.2), group B -0.2, -0.2 (mean -0.2): within-season parts
     # -0.1, 0.1, 0, 0 -> σ_e² = 0.02 / (4 - 2) = 0.01; σ_b² = (0.04 + 0.04)/2 - 0.01 · (1/2 + 1/2)/2 = 0.035;
@@ -238,7 +246,7 @@ def test_clustered_scores_by_hand():
 
 def test_intervals_over_cover_no_longer_when_the_season_part_dominates():
     """Four seasons whose shared errors dominate: the 80 % score quantile must not exceed the largest season."""
-    from models.yield_model import clustered_scores, conformal_quantile
+    from models.intervals import clustered_scores, conformal_quantile
 
     rng = np.random.default_rng(0)
     b = np.array([-0.45, -0.1, 0.2, 0.5])  # season errors (log yield), within noise sd 0.05
@@ -249,81 +257,98 @@ def test_intervals_over_cover_no_longer_when_the_season_part_dominates():
     assert q < 1.29 * 0.5  # the old rule scaled the worst season by sqrt(5/3) = 1.29
 
 
-def _two_structures():
-    """Three seasons of two fields each, observed log yield 0; structure B wins overall only because of season C.
-
-    APE = |exp(ŷ - y) - 1|: A misses by e^0.1 - 1 = 0.10517 in seasons 1-2 and e^0.5 - 1 = 0.64872 in
-    season 3; B misses by e^0.3 - 1 = 0.34986 in seasons 1-2 and is exact in season 3.
-    """
+def _three_seasons():
+    """Three seasons of two fields each, observed log yield 0, and the out-of-fold log forecasts of the four
+    structures: their mean misses by -0.1, -0.3 (season S1), 0.1, 0.1 (S2) and 0.4, 0.4 (S3) in log yield."""
     y = np.zeros(6)
     groups = np.array(["S1", "S1", "S2", "S2", "S3", "S3"])
-    oof = {"A": np.array([0.1, 0.1, 0.1, 0.1, 0.5, 0.5]), "B": np.array([0.3, 0.3, 0.3, 0.3, 0.0, 0.0])}
-    return y, oof, groups
+    a = np.array([0.0, 0.2, -0.2, 0.0, -0.4, -0.4])
+    b = np.array([0.2, 0.4, 0.0, -0.2, -0.4, -0.4])
+    return y, groups, [a, b, a, b]  # means 0.1, 0.3, -0.1, -0.1, -0.4, -0.4
 
 
-def test_selection_aware_residuals_by_hand():
-    from models.yield_model import selection_aware_residuals
+def test_fit_lead_calibrates_the_mean_on_its_out_of_fold_residuals(monkeypatch):
+    """One crop (nothing to moderate with): residuals y - mean = -0.1, -0.3 | 0.1, 0.1 | 0.4, 0.4.
 
-    y, oof, groups = _two_structures()
-    # all seasons: MAPE A = (4·0.10517 + 2·0.64872)/6 = 0.28635, B = 4·0.34986/6 = 0.23324 -> B is chosen.
-    # without S1 (or S2): A = (2·0.10517 + 2·0.64872)/4 = 0.37695, B = 2·0.34986/4 = 0.17493 -> B, residual -0.3;
-    # without S3: A = 0.10517, B = 0.34986 -> A, so S3 is scored with A: residual 0 - 0.5 = -0.5
-    # (the winner B would have scored it 0.0: the season that made B win calibrates B as perfect).
-    np.testing.assert_allclose(selection_aware_residuals(y, oof, groups), [-0.3, -0.3, -0.3, -0.3, -0.5, -0.5])
-    # one group: the residuals of the overall choice (B)
-    np.testing.assert_allclose(selection_aware_residuals(y, oof, np.zeros(6)), -oof["B"])
-    # ties go to the structure listed first (the more constrained): both exact in S1 and S2, so without S3
-    # the choice is a tie and S3 is scored by the first in order; without S1 or S2, B (0.2214 < 0.6487) wins
-    tie = {"A": np.array([0, 0, 0, 0, 0.5, 0.5]), "B": np.array([0, 0, 0, 0, 0.2, 0.2])}
-    np.testing.assert_allclose(selection_aware_residuals(y, tie, groups, order=["A", "B"]), [0, 0, 0, 0, -0.5, -0.5])
-    np.testing.assert_allclose(selection_aware_residuals(y, tie, groups, order=["B", "A"]), [0, 0, 0, 0, -0.2, -0.2])
-
-
-def test_selection_aware_residuals_refuse_misaligned_input():
-    from models.yield_model import selection_aware_residuals
-
-    y, oof, groups = _two_structures()
-    with pytest.raises(ModelInputError, match="oof"):
-        selection_aware_residuals(y, {"A": oof["A"][:5], "B": oof["B"]}, groups)
-    with pytest.raises(ModelInputError, match="groups"):
-        selection_aware_residuals(y, oof, groups[:4])
-    with pytest.raises(ModelInputError, match="oof"):
-        selection_aware_residuals(y, oof, groups, order=["A", "C"])
-
-
-def test_selection_aware_interval_is_wider_than_the_winners_own_by_hand():
-    """The 80 % quantile of the clustered scores of both residual sets, computed by hand."""
-    from scipy.stats import t as student_t
-
-    from models.yield_model import clustered_scores, conformal_quantile, selection_aware_residuals
-
-    y, oof, groups = _two_structures()
-    # selection-aware residuals: season means -0.3, -0.3, -0.5, no within-season spread ->
-    # σ_b² = (0.09 + 0.09 + 0.25)/3 = 0.143333, G = 3, k² = 1 - 1/9: scale = sqrt(0.143333 · 8/9) = 0.356940.
-    # 6 rows x 200 grid points = 1200 scores, each |t_3| grid value 12 times (symmetric grid, 6 rows);
-    # rank ceil(1201 · 0.8) = 961 -> the ceil(961/12) = 81st smallest distinct |t|, at p = (100 + 80 + 0.5)/200.
-    t_point = student_t.ppf(180.5 / 200, df=3)
-    q = conformal_quantile(clustered_scores(selection_aware_residuals(y, oof, groups), groups), 0.8)
-    assert q == pytest.approx(0.356940 * t_point, rel=1e-5)
-    # the winner's own residuals (-0.3, -0.3, 0): σ_b² = 0.06 -> scale sqrt(0.06 · 8/9) = 0.230940
-    q_winner = conformal_quantile(clustered_scores(y - oof["B"], groups), 0.8)
-    assert q_winner == pytest.approx(0.230940 * t_point, rel=1e-5)
-
-
-def test_fit_crop_calibrates_on_the_selection_procedure(monkeypatch):
-    """Wiring: the crop model keeps the overall winner (B) but its interval comes from the selection-aware residuals."""
+    Season means -0.2, 0.1, 0.4; within parts 0.1, -0.1, 0, 0, 0, 0 -> σ_e² = 0.02 / (6 - 3) = 0.0066667,
+    σ_b² = (0.04 + 0.01 + 0.16)/3 - σ_e² · (1/2) = 0.07 - 0.0033333 = 0.0666667; G = 3, k² = 8/9:
+    scale sqrt(0.0666667 · 8/9) = 0.243432. Scores |e_i + scale · t_3 grid|: rows with e = 0 (four of six) give
+    |scale · t|, the two others are shifted by ±0.1; the 80 % conformal point of the 1200 scores is checked
+    against numpy's own sort of the same scores built here."""
     from scipy.stats import t as student_t
 
     import models.yield_model as ym
 
-    y, oof, groups = _two_structures()
+    y, groups, members = _three_seasons()
     names = [s.name for s in ym.STRUCTURES]
-    bad = np.ones(6)  # e^1 - 1 = 1.718 APE everywhere: never chosen
-    fixed = {names[0]: oof["A"], names[1]: oof["B"], names[2]: bad, names[3]: bad}
-    monkeypatch.setattr(ym, "_oof_log_predictions", lambda *args, **kwargs: dict(fixed))
+    monkeypatch.setattr(ym, "_oof_log_predictions", lambda *args, **kwargs: dict(zip(names, members, strict=True)))
     table = pd.DataFrame({"field_id": ["F1", "F2"] * 3, "season": groups, "crop": "maize",
                           "ndvi_peak": [0.5, 0.6, 0.55, 0.65, 0.5, 0.7], "yield_t_ha": np.exp(y)})
-    sets = ym.feature_sets(["ndvi_peak"])
-    cm = ym._fit_crop(table, ["ndvi_peak"], sets, 0.8, None, "season", ym.INNER_SPLITS)
-    assert cm.structure == names[1]
-    assert cm.q_log == pytest.approx(0.356940 * student_t.ppf(180.5 / 200, df=3), rel=1e-5)  # not 0.230940·t
+    cm = ym._fit_lead(table, "end", ["ndvi_peak"], 0.8, None).models["maize"]
+    grid = 0.243432 * student_t.ppf((np.arange(200) + 0.5) / 200, df=3)
+    within = np.array([0.1, -0.1, 0.0, 0.0, 0.0, 0.0])
+    scores = np.sort(np.abs(within[:, None] + grid[None, :]).ravel())
+    assert cm.q_log == pytest.approx(scores[int(np.ceil(1201 * 0.8)) - 1], rel=1e-5)
+    assert cm.inner_cv_mape["mean"] == pytest.approx(100 * np.mean(np.abs(np.expm1([0.1, 0.3, -0.1, -0.1, -0.4, -0.4]))),
+                                                     rel=1e-3)
+
+
+def test_fit_lead_moderates_season_spreads_across_crops(monkeypatch):
+    """Two crops with the same three seasons and no within-season spread: crop "a"'s mean misses each season by
+    -0.3, -0.3, -0.5 (σ̂_b² = 0.143333), crop "b"'s by a tenth of that (σ̂_b² = 0.00143333). d₀ = G = 3, so s₀² is
+    the geometric mean sqrt(0.143333 · 0.00143333) = 0.0143333 and σ̃_b² = (3 s₀² + 3 σ̂_b²)/6: 0.0788333 for "a",
+    0.00788333 for "b", each a Student t with 6 degrees of freedom."""
+    from scipy.stats import t as student_t
+
+    import models.yield_model as ym
+
+    groups = np.array(["S1", "S1", "S2", "S2", "S3", "S3"])
+    names = [s.name for s in ym.STRUCTURES]
+
+    def fake_oof(x, y_, *args, **kwargs):
+        scale = 1.0 if np.allclose(x[:, 0], 0.5) else 0.1  # crop "a" has ndvi_peak 0.5 everywhere, crop "b" 0.7
+        miss = scale * np.array([0.3, 0.3, 0.3, 0.3, 0.5, 0.5])
+        return {name: miss for name in names}
+
+    monkeypatch.setattr(ym, "_oof_log_predictions", fake_oof)
+    table = pd.concat([pd.DataFrame({"field_id": ["F1", "F2"] * 3, "season": groups, "crop": crop,
+                                     "ndvi_peak": peak, "yield_t_ha": 1.0}) for crop, peak in (("a", 0.5), ("b", 0.7))],
+                      ignore_index=True)
+    models = ym._fit_lead(table, "end", ["ndvi_peak"], 0.8, None).models
+    # 6 rows x 200 grid points, all with the same |σ k t_6| grid: rank ceil(1201 · 0.8) = 961 ->
+    # the ceil(961/12) = 81st smallest distinct |t|, at p = (100 + 80 + 0.5)/200
+    t_point = student_t.ppf(180.5 / 200, df=6)
+    assert models["a"].q_log == pytest.approx(np.sqrt(0.0788333 * 8 / 9) * t_point, rel=1e-5)
+    assert models["b"].q_log == pytest.approx(np.sqrt(0.00788333 * 8 / 9) * t_point, rel=1e-5)
+
+
+def _season_feature_data(seed: int = 3):
+    """Four seasons of 30 fields: yield depends on a field feature; the season means move at random, and a season-wide
+    feature (one value per season) happens to line up with them in these four seasons only."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(4), 30)
+    season_effect = np.array([-0.8, 0.3, -0.2, 0.7])
+    season_feature = season_effect + rng.normal(0, 0.05, 4)  # a coincidence of four seasons
+    field = rng.normal(0, 1, 120)
+    x = np.column_stack([field, season_feature[groups] + rng.normal(0, 0.01, 120)])
+    y = 3.0 + 0.5 * field + season_effect[groups] + rng.normal(0, 0.2, 120)
+    return x, y, groups
+
+
+def test_grouped_ridge_chooses_the_penalty_of_leave_one_season_out():
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from models.yield_model import RIDGE_ALPHAS, GroupedRidgeCV, _group_splits
+
+    x, y, groups = _season_feature_data()
+    splits = _group_splits(groups)
+    assert [sorted(set(groups[test])) for _, test in splits] == [[0], [1], [2], [3]]
+    # reference: sklearn Ridge refitted for every penalty and held-out season
+    sse = [sum(float(np.sum((Ridge(alpha=a).fit(x[tr], y[tr]).predict(x[te]) - y[te]) ** 2)) for tr, te in splits)
+           for a in RIDGE_ALPHAS]
+    model = GroupedRidgeCV(RIDGE_ALPHAS, splits).fit(x, y)
+    assert model.alpha_ == RIDGE_ALPHAS[int(np.argmin(sse))]
+    np.testing.assert_allclose(model.predict(x[:5]), Ridge(alpha=model.alpha_).fit(x, y).predict(x[:5]))
+    # leave-one-row-out predicts each field from its own season's others and trusts the season feature more
+    assert RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y).alpha_ < model.alpha_
+    assert _group_splits(groups[groups < 2]) is None and _group_splits(None) is None  # < 3 seasons: row LOO

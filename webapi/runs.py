@@ -6,7 +6,9 @@ of a run is ``<region>.<run_id>`` (e.g. ``dingxi.2026``); a bare ``run_id`` is
 accepted when only one region has it, and ``latest`` names the newest run.
 Request values are matched against the discovered names, never joined into paths.
 Tables are cached per file and modification time, so a new run is picked up
-without restarting the server and a replaced file is re-read.
+without restarting the server and a replaced file is re-read. Loads are
+single-flight: threads that miss the cache for the same file at the same time
+wait for one read and share its result (or its error) instead of each parsing it.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ class RunStore:
         self.outputs_dir = Path(outputs_dir)
         self.inputs_dir = Path(inputs_dir) if inputs_dir is not None else self.outputs_dir.parent / "inputs"
         self._cache: LRUCache[tuple[str, str, int], Any] = LRUCache(maxsize=max(cache_size, 1))
-        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str, int], _Load] = {}  # loads under way, by cache key
+        self._lock = threading.Lock()  # guards _cache and _loading (never held while reading a file)
 
     # -- discovery -------------------------------------------------------------------------
     def runs(self) -> list[Run]:
@@ -132,18 +135,59 @@ class RunStore:
 
     # -- cached readers --------------------------------------------------------------------
     def _cached(self, path: Path, reader: Callable[[Path], T]) -> T:
+        """``reader(path)``, cached by (path, reader, modification time); one read per key at a time.
+
+        A miss registers a :class:`_Load` for its key under the store's lock; later
+        misses for the same key wait on it and share its value or its error, while
+        misses for other keys load in parallel. A failed load is not cached: the next
+        call reads again. Read errors become :class:`RunDataError` naming the file.
+        """
         stat = path.stat()
         key = (str(path), reader.__name__, stat.st_mtime_ns)
-        with self._lock:
-            if key in self._cache:
-                return self._cache[key]
+        while True:
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+                load = self._loading.get(key)
+                if load is None:
+                    load = self._loading[key] = _Load()
+                    break  # this thread reads the file
+            load.done.wait()
+            if load.error is not None:
+                raise _for_waiter(load.error)
+            if load.finished:
+                return load.value
+            # the reading thread was interrupted (not an error of the file): try again
+
         try:
             value = reader(path)
         except (OSError, ValueError, KeyError) as err:
-            raise RunDataError(f"cannot read published file: {err}", source=path.name) from err
-        with self._lock:
-            self._cache[key] = value
+            error = RunDataError(f"cannot read published file: {err}", source=path.name)
+            error.__cause__ = err
+            self._settle(key, load, error=error)
+            raise error from err
+        except Exception as err:  # not a read error (a bug): uncaught today too, every waiter gets this object
+            self._settle(key, load, error=err)
+            raise
+        except BaseException:  # interrupted (e.g. KeyboardInterrupt): waiters retry the read themselves
+            self._settle(key, load)
+            raise
+        self._settle(key, load, value=value, finished=True)
         return value
+
+    def _settle(
+        self, key: tuple[str, str, int], load: _Load, *, value: Any = None, error: Exception | None = None,
+        finished: bool = False,
+    ) -> None:
+        """End ``load``: cache ``value`` if ``finished``, forget the load (a failed key is read again by
+        the next miss) and wake its waiters."""
+        with self._lock:
+            if finished:
+                self._cache[key] = value
+            if self._loading.get(key) is load:
+                del self._loading[key]
+        load.value, load.error, load.finished = value, error, finished
+        load.done.set()
 
     def fields(self, run: Run) -> gpd.GeoDataFrame:
         """``fields.parquet`` of the run (EPSG:4326), indexed by ``field_id``."""
@@ -191,6 +235,28 @@ class RunStore:
                 "this run has no such layer", field="layer", expected=f"one of {', '.join(run.layer_names())}", got=layer_name
             )
         return path
+
+
+class _Load:
+    """One read of a file in progress: waiters block on ``done``, then take ``value`` or ``error``."""
+
+    __slots__ = ("done", "error", "finished", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: Exception | None = None
+        self.finished = False
+
+
+def _for_waiter(error: Exception) -> Exception:
+    """The error a waiter raises: a fresh :class:`RunDataError` with the reading thread's message and
+    cause (each thread gets its own exception and traceback), or the reader's own unexpected exception."""
+    if isinstance(error, RunDataError):
+        copy = RunDataError(error.message, source=error.source)
+        copy.__cause__ = error.__cause__
+        return copy
+    return error
 
 
 def _read_json(path: Path) -> Any:

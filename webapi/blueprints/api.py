@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import threading
 
-import geopandas as gpd
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -148,7 +146,8 @@ def list_fields() -> ResponseReturnValue:
     for name in ("crop", "cooperative"):
         if len(args.get(name, "")) > 64:
             raise BadRequestError("value too long", field=name, expected="at most 64 characters")
-    fields = load_fields(run)  # 404 when the run has no field table
+    # 404 when the run has no field table; concurrent first requests share one read (RunStore is single-flight)
+    fields = ctx().runs.fields(run)
     version = fields_version(run)
     etag = collection_etag(version, request.url)
     gzipped = "gzip" in request.accept_encodings
@@ -178,17 +177,6 @@ def list_fields() -> ResponseReturnValue:
 
     body = _BODIES.get_or_build(etag, gzipped=gzipped, build=build)
     return etag_response(body, etag, mimetype="application/geo+json", gzipped=gzipped)
-
-
-_FIELDS_LOAD_LOCK = threading.Lock()
-
-
-def load_fields(run: Run) -> gpd.GeoDataFrame:
-    """The run's field table (cached by :class:`~webapi.runs.RunStore`), looked up by one thread at a time:
-    concurrent first requests of a worker wait for one read of ``fields.parquet`` (0.2 s at 10,000
-    fields) instead of each reading it; a cached lookup holds the lock for microseconds."""
-    with _FIELDS_LOAD_LOCK:
-        return ctx().runs.fields(run)
 
 
 #: Recent /fields bodies by ETag (plain and gzip), per worker.

@@ -142,7 +142,10 @@ class RunStore:
         misses for other keys load in parallel. A failed load is not cached: the next
         call reads again. Read errors become :class:`RunDataError` naming the file.
         """
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError as err:  # removed or replaced between the caller's check and here
+            raise RunDataError(f"cannot read published file: {err}", source=path.name) from err
         key = (str(path), reader.__name__, stat.st_mtime_ns)
         while True:
             with self._lock:

@@ -239,3 +239,20 @@ def test_concurrent_requests_for_a_broken_table_all_get_the_problem_response(out
         assert body["detail"] == "the server could not read its own data; the operators have been told"
     status, _mimetype, body = ask()
     assert status == 200 and body["numberMatched"] == 3 and calls == [1, 2]
+
+
+def test_file_removed_after_the_callers_check_is_a_run_data_error(store, run, monkeypatch):
+    """A republish can remove fields.parquet between the caller's is_file() and the cache's stat: the store
+    reports it as unreadable published data naming the file, not as a bare FileNotFoundError."""
+    path = run.path / "fields.parquet"
+    real_stat = Path.stat
+
+    def vanishing_stat(self: Path, *args: Any, **kwargs: Any) -> os.stat_result:
+        if self == path:
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", vanishing_stat)
+    with pytest.raises(RunDataError, match="fields.parquet") as info:
+        store._cached(path, runs_module._read_fields)
+    assert isinstance(info.value.__cause__, FileNotFoundError)

@@ -105,7 +105,7 @@ def submit_ndvi_observations(
     field_ids = list(geoms.index)
     if not scenes:
         return PendingObservations(None, pd.DatetimeIndex([], name="date"), field_ids)
-    # B04, B08, SCL and NDVI per date in a task
+    # one task per block reads B04, B08 and SCL of every date and holds their NDVI: four variables per day
     chunks = imagery_chunk_px(scenes, n_variables=4)
     ndvi = ndvi_stack.masked_ndvi(inputs.items_path, start=start, end=end, grid=grid, chunks=chunks)
     _record_imagery(inputs, scenes)

@@ -41,7 +41,8 @@ class FieldDrivers:
     rel_elev_m: pd.Series
     slope_deg: pd.Series
     vhi: pd.Series
-    pest_pressure: Mapping[str, pd.Series]  # pest name -> catch/trap/week per field
+    # pest name -> catch/trap/week per field: one value (Series by field) or as of each day (DataFrame date x field)
+    pest_pressure: Mapping[str, pd.Series | pd.DataFrame]
     biofix: Mapping[str, pd.Timestamp | None]  # pest name -> first sustained catch
 
 
@@ -50,6 +51,21 @@ def _field_da(series: pd.Series, ids: list[str], units: str | None = None) -> xr
     if units:
         da.attrs["units"] = units
     return da
+
+
+def _pressure_da(pressure: pd.Series | pd.DataFrame | None, ids: list[str], time: xr.DataArray) -> xr.DataArray:
+    """Trap pressure (count/trap/week) of the fields ``ids``: ``(field)`` from a Series, ``(time, field)`` on the
+    weather's days from a date x field DataFrame; 0 where no trap had been read (before the first reading too)."""
+    if pressure is None:
+        pressure = pd.Series(dtype="float64")
+    if isinstance(pressure, pd.Series):
+        da = _field_da(pressure, ids)
+    else:
+        frame = pressure.reindex(index=pd.DatetimeIndex(time.values), columns=ids)
+        da = xr.DataArray(frame.to_numpy(dtype="float64"), dims=("time", "field"),
+                          coords={"time": time.values, "field": ids})
+    da.attrs["units"] = "count/week"
+    return da.fillna(0.0)
 
 
 #: daily weather and SPI-1/SPI-3 ``(time, field)`` of a batch of fields: ``ids -> (weather, spi1, spi3)``.
@@ -128,10 +144,8 @@ def _crop_rows(
     for name, pest in PESTS.items():
         if crop not in pest.hosts:
             continue
-        pressure = _field_da(drivers.pest_pressure.get(name, pd.Series(dtype=float)).fillna(0.0), ids,
-                             "count/week")
-        pest_parts.append(pest_risk(pest, crop, w["tasmin"], w["tasmax"], stages,
-                                    drivers.biofix.get(name), pressure.fillna(0.0)))
+        pressure = _pressure_da(drivers.pest_pressure.get(name), ids, w["tasmin"]["time"])
+        pest_parts.append(pest_risk(pest, crop, w["tasmin"], w["tasmax"], stages, drivers.biofix.get(name), pressure))
     if pest_parts:
         results["pest"] = _worst(pest_parts)
     results["disease"] = disease_risk(crop, w, stages)

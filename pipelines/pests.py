@@ -1,6 +1,6 @@
 """Pest trap observations to a smooth pressure surface (catch per trap per week), pure numpy/pandas.
 
-1. Recency: each trap's readings up to the valid date are averaged with weights
+1. Recency: each trap's readings up to a day are averaged with weights
    ``exp(-age / tau)``, tau = 7 days (about one aphid generation in summer;
    Dixon 1998, *Aphid Ecology*), giving the trap's current catch per week
    (pheromone and yellow sticky traps are read weekly).
@@ -12,12 +12,11 @@
    weighted mean — two traps each catching 10 a week do not make 20 between them.
 
 The surface is in the units the pest models expect (``models.risk.pest``:
-catch per trap per week).
+catch per trap per week). :func:`daily_pressure` gives it as of every day of a
+season, so a season's pest risk follows the flights as they were caught.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -48,14 +47,20 @@ def trap_rates(
     return grouped[["x", "y", "rate"]].reset_index()
 
 
-def _weighted(weights: Iterator[NDArray], rates: NDArray, shape: tuple[int, ...]) -> NDArray:
-    """Kernel-weighted mean of ``rates`` times the support ``min(1, sum of weights)`` (see module docstring);
-    ``weights`` yields one trap's kernel at a time, so a block holds two sums, not one array per trap."""
-    total = np.zeros(shape, dtype="float64")
-    weighted = np.zeros(shape, dtype="float64")
-    for w, r in zip(weights, np.asarray(rates, dtype="float64"), strict=True):
-        total += w
-        weighted += r * w
+def kernel_weights(xs: NDArray, ys: NDArray, px: NDArray, py: NDArray, bandwidth_m: float = BANDWIDTH_M) -> NDArray:
+    """Gaussian kernel weight of every trap ``(px, py)`` at every point ``(xs, ys)``, 1 at a trap: ``(point, trap)``."""
+    xs, ys = np.asarray(xs, dtype="float64").ravel(), np.asarray(ys, dtype="float64").ravel()
+    px, py = np.asarray(px, dtype="float64"), np.asarray(py, dtype="float64")
+    return np.exp(-0.5 * ((xs[:, None] - px[None, :]) ** 2 + (ys[:, None] - py[None, :]) ** 2) / bandwidth_m**2)
+
+
+def supported_mean(kernel: NDArray, rates: NDArray) -> NDArray:
+    """Kernel-weighted mean of trap ``rates`` ``(..., trap)`` at the points of ``kernel`` ``(point, trap)``, times
+    the support ``min(1, sum of weights)``; traps whose rate is NaN (not read yet) take no part: ``(..., point)``."""
+    rates = np.asarray(rates, dtype="float64")
+    active = np.isfinite(rates)
+    total = active.astype("float64") @ kernel.T
+    weighted = np.where(active, rates, 0.0) @ kernel.T
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(total > 0, weighted / total, 0.0)
     return mean * np.minimum(total, 1.0)
@@ -65,17 +70,43 @@ def pressure_at(
     xs: NDArray, ys: NDArray, px: NDArray, py: NDArray, rates: NDArray, bandwidth_m: float = BANDWIDTH_M
 ) -> NDArray:
     """Pressure (catch per trap per week) at points ``(xs[i], ys[i])`` (projected metres)."""
-    xs, ys = np.asarray(xs, dtype="float64"), np.asarray(ys, dtype="float64")
-    weights = (np.exp(-0.5 * (((xs - x0) ** 2 + (ys - y0) ** 2) / bandwidth_m**2))
-               for x0, y0 in zip(np.asarray(px, dtype="float64"), np.asarray(py, dtype="float64"), strict=True))
-    return _weighted(weights, rates, xs.shape)
+    shape = np.shape(xs)
+    return supported_mean(kernel_weights(xs, ys, px, py, bandwidth_m), rates).reshape(shape)
 
 
-def pressure_block(
-    xs: NDArray, ys: NDArray, px: NDArray, py: NDArray, rates: NDArray, bandwidth_m: float = BANDWIDTH_M
+def daily_trap_rates(
+    observations: pd.DataFrame, days: pd.DatetimeIndex, tau_days: float = RECENCY_TAU_DAYS
+) -> tuple[pd.DataFrame, NDArray]:
+    """:func:`trap_rates` as of every day of ``days``: ``(traps[trap_id, x, y], rates[day, trap])``.
+
+    Day ``d``'s rate of a trap uses only its readings dated on or before ``d`` (NaN before its
+    first reading), weighted ``exp(-age / tau)``, so the value on any day equals
+    ``trap_rates(observations, d)`` and no reading counts before it was made.
+    """
+    obs = observations.assign(date=pd.to_datetime(observations["date"]).dt.normalize())
+    traps = obs.groupby("trap_id").agg(x=("x", "mean"), y=("y", "mean")).reset_index()
+    if obs.empty or len(days) == 0:
+        return traps, np.full((len(days), len(traps)), np.nan)
+    trap_index = pd.Index(traps["trap_id"]).get_indexer(obs["trap_id"])
+    age = (days.normalize().to_numpy()[:, None] - obs["date"].to_numpy()[None, :]) / np.timedelta64(1, "D")
+    weight = np.where(age >= 0, np.exp(-np.maximum(age, 0.0) / tau_days), 0.0)  # (days, readings)
+    counts = obs["count"].to_numpy(dtype="float64")
+    member = np.zeros((len(obs), len(traps)))
+    member[np.arange(len(obs)), trap_index] = 1.0
+    total = weight @ member
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = np.where(total > 0, ((weight * counts[None, :]) @ member) / total, np.nan)
+    return traps, rates
+
+
+def daily_pressure(
+    xs: NDArray, ys: NDArray, observations: pd.DataFrame, days: pd.DatetimeIndex,
+    bandwidth_m: float = BANDWIDTH_M, tau_days: float = RECENCY_TAU_DAYS,
 ) -> NDArray:
-    """Pressure on the pixel centres ``xs`` (columns) x ``ys`` (rows) of one raster block (separable kernel)."""
-    xs, ys = np.asarray(xs, dtype="float64"), np.asarray(ys, dtype="float64")
-    weights = (np.outer(np.exp(-0.5 * ((ys - y0) / bandwidth_m) ** 2), np.exp(-0.5 * ((xs - x0) / bandwidth_m) ** 2))
-               for x0, y0 in zip(np.asarray(px, dtype="float64"), np.asarray(py, dtype="float64"), strict=True))
-    return _weighted(weights, rates, (len(ys), len(xs))).astype("float32")
+    """Pressure (catch per trap per week) at points ``(xs, ys)`` on every day of ``days``: ``(day, point)``.
+
+    Each day is :func:`pressure_at` over the traps read by then (:func:`daily_trap_rates`), so a
+    season's pest risk follows the flights as they happened instead of the catch of its last day.
+    """
+    traps, rates = daily_trap_rates(observations, days, tau_days)
+    return supported_mean(kernel_weights(xs, ys, traps["x"], traps["y"], bandwidth_m), rates)

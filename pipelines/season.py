@@ -272,13 +272,14 @@ class _StageClock:
 
 def _pest_drivers(
     inputs: RegionInputs, fields: gpd.GeoDataFrame, valid_to: dt.date, season: int
-) -> tuple[dict[str, pd.Series], dict[str, pd.Timestamp | None]]:
-    """Trap pressure at each field (catch/trap/week) and the biofix date, per pest, up to ``valid_to``."""
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.Timestamp | None]]:
+    """Per pest: trap pressure at each field (catch/trap/week) as of every day from 1 January to ``valid_to``
+    (a date x field frame: each day uses only the readings made by then) and the biofix date."""
     from models.risk.pest import PESTS, SPECIES, biofix_date
 
     files = inputs.pest_files([season - 1, season] if season - 1 >= 0 else [season])
     files = [p for p in files if int(p.stem.split("_")[-1]) == season]
-    pressure: dict[str, pd.Series] = {}
+    pressure: dict[str, pd.DataFrame] = {}
     biofix: dict[str, pd.Timestamp | None] = {}
     if not files:
         return pressure, biofix
@@ -297,9 +298,9 @@ def _pest_drivers(
         if name is None or name not in PESTS:
             continue
         traps = group[group.get("method", "").astype(str) != "scouting"] if "method" in group else group
-        rates = pests.trap_rates(traps, pd.Timestamp(valid_to))
-        values = pests.pressure_at(centroids.x.values, centroids.y.values, rates["x"], rates["y"], rates["rate"])
-        pressure[name] = pd.Series(values, index=fields["field_id"].values)
+        days = pd.date_range(f"{season}-01-01", pd.Timestamp(valid_to), freq="D")
+        values = pests.daily_pressure(centroids.x.values, centroids.y.values, traps, days)
+        pressure[name] = pd.DataFrame(values.astype("float32"), index=days, columns=fields["field_id"].values)
         biofix[name] = biofix_date(traps[["date", "count"]])
     return pressure, biofix
 

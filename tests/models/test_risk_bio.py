@@ -183,3 +183,20 @@ def test_dew_point_from_relative_humidity():
     assert dew_point_from_rh(tas, rh).values.tolist() == pytest.approx([9.26, 15.0], abs=0.01)
     with pytest.raises(ModelInputError, match="tdps"):
         disease_risk("potato", xr.Dataset({"tasmin": tas, "tasmax": tas}), None)
+
+
+def test_pest_risk_follows_a_daily_pressure():
+    """A pressure that changes day by day (the pipeline's trap surface as of each day) enters each day's risk:
+    the aphid flight of days 10-14 counts while it lasts, and the trigger keeps its peak."""
+    tn = daily(np.full(30, 10.0), start="2025-06-01")
+    tx = daily(np.full(30, 20.0), start="2025-06-01")
+    stages = crop_stages("potato", "2025-05-01", time=tn["time"])
+    catch = np.zeros(30)
+    catch[9:14] = [6.0, 30.0, 60.0, 15.0, 3.0]  # per trap per week; action threshold 30
+    pressure = xr.DataArray(catch, dims="time", coords={"time": tn["time"]})
+    ds = pest_risk("green_peach_aphid", "potato", tn, tx, stages, biofix="2025-06-01", pressure=pressure)
+    development = np.minimum(np.arange(1, 31) * 11 / 120, 1.0)  # 11 °C·d a day since the biofix on day 1
+    expected = development * np.clip(catch / 30.0, 0.0, 1.0)
+    np.testing.assert_allclose(ds["risk"].values, expected, rtol=1e-6)
+    assert float(aggregate(ds)["risk"]) == pytest.approx(max(expected))  # day 12: 11 · 12/120 · 1 = 1.1 -> 1.0
+    assert float(aggregate(ds)["pressure"]) == 60.0

@@ -94,7 +94,9 @@ def test_pest_pressure_from_recent_catches() -> None:
     assert list(rates["trap_id"]) == ["A"] and rates["rate"].iloc[0] == pytest.approx(expected)
     xs = np.arange(0, 5000, 100.0) + 50
     ys = np.arange(5000, 0, -100.0) - 50
-    surface = pests.pressure_block(xs, ys, rates["x"], rates["y"], rates["rate"])
+    gx, gy = np.meshgrid(xs, ys)
+    surface = pests.pressure_at(gx, gy, rates["x"], rates["y"], rates["rate"])
+    assert surface.shape == (50, 50)
     row, col = np.unravel_index(np.argmax(surface), surface.shape)
     assert (xs[col], ys[row]) == (2550.0, 2450.0)
     assert surface.max() == pytest.approx(expected, rel=1e-6)
@@ -118,10 +120,34 @@ def test_overlapping_traps_average_rather_than_add() -> None:
     # far from both (3 and 3.5 km): faded by the support, w_far = exp(-0.5 (3000/750)^2) + exp(-0.5 (3500/750)^2)
     far = pests.pressure_at(np.array([-3000.0]), np.array([0.0]), px, py, np.array([10.0, 10.0]))
     assert far[0] == pytest.approx(10 * (np.exp(-8) + np.exp(-0.5 * (3500 / 750) ** 2)))
-    # the raster block gives the same numbers as the points
-    block = pests.pressure_block(np.array([250.0, 0.0]), np.array([0.0]), px, py, np.array([10.0, 30.0]))
-    np.testing.assert_allclose(block[0], [20.0, (10 + 30 * w2) / (1 + w2)], rtol=1e-6)
     assert w < 1  # the midpoint case needs both weights below one for the support to matter
+
+
+def test_daily_pressure_uses_only_readings_made_by_each_day() -> None:
+    import pandas as pd
+
+    # trap A at (0, 0): 10 on 1 June, 30 on 8 June; trap B 500 m east: 20 on 5 June
+    obs = pd.DataFrame({"trap_id": ["A", "A", "B"], "x": [0.0, 0.0, 500.0], "y": [0.0, 0.0, 0.0],
+                        "date": pd.to_datetime(["2025-06-01", "2025-06-08", "2025-06-05"]), "count": [10, 30, 20]})
+    days = pd.date_range("2025-05-30", "2025-06-10", freq="D")
+    traps, rates = pests.daily_trap_rates(obs, days)
+    assert list(traps["trap_id"]) == ["A", "B"]
+    a, b = rates[:, 0], rates[:, 1]
+    assert np.isnan(a[:2]).all() and np.isnan(b[:6]).all()  # nothing read yet
+    assert a[2] == 10.0 and a[9] == pytest.approx((10 * np.exp(-1) + 30) / (np.exp(-1) + 1))  # 1 June; 8 June
+    assert a[11] == pytest.approx((10 * np.exp(-9 / 7) + 30 * np.exp(-2 / 7)) / (np.exp(-9 / 7) + np.exp(-2 / 7)))
+    assert b[6] == 20.0 and b[11] == 20.0
+    # each day equals trap_rates as of that day
+    for k in (3, 7, 11):
+        ref = pests.trap_rates(obs, days[k]).set_index("trap_id")["rate"]
+        np.testing.assert_allclose(rates[k, : len(ref)], ref.reindex(traps["trap_id"]).to_numpy()[: len(ref)])
+    # pressure at trap A: before 5 June A alone (weight 1); from 5 June the mean of A and B, B weighted
+    # w = exp(-0.5 (500/750)^2)
+    w = np.exp(-0.5 * (500 / 750) ** 2)
+    at_a = pests.daily_pressure(np.array([0.0]), np.array([0.0]), obs, days)[:, 0]
+    assert at_a[0] == 0.0 and at_a[2] == pytest.approx(10.0)
+    assert at_a[6] == pytest.approx((a[6] + 20 * w) / (1 + w))
+    assert at_a[11] == pytest.approx((a[11] + 20 * w) / (1 + w))
 
 
 def test_windowed_metrics_per_pixel_windows() -> None:

@@ -231,6 +231,8 @@ def measure_size(ctx: BenchContext, size: int, seasons: int, timeout: float) -> 
         "nongshu": ns,
         "floor": floor,
         "peer": peer,
+        "stage_seconds": meta.get("stage_seconds", {}),
+        "yield_model": str(meta.get("parameters", {}).get("yield_model", "")),
     }
 
 
@@ -293,6 +295,11 @@ def benchmark(ctx: BenchContext) -> BenchResult:
             table.add(size_px=size, system="nongshu (did not complete)")
             continue
         per_size[size] = m
+        stages = ", ".join(f"{k} {v:.0f} s" for k, v in m["stage_seconds"].items())
+        source = m["yield_model"]
+        model = ("trained in this run" if source.startswith("trained") else
+                 "loaded from the cache" if source.startswith("cached") else source)
+        result.notes.append(f"{size} px: Nongshu stages {stages}; yield model {model}")
         rows = {
             "nongshu": (m["nongshu"]["seconds"], m["nongshu"]["peak_rss_mib"], m["tasks"]),
             "floor": (m["floor"].seconds, m["floor"].peak_rss_mib, None),

@@ -87,15 +87,18 @@ def daily_trap_rates(
     traps = obs.groupby("trap_id").agg(x=("x", "mean"), y=("y", "mean")).reset_index()
     if obs.empty or len(days) == 0:
         return traps, np.full((len(days), len(traps)), np.nan)
+    # readings grouped by trap (every trap has at least one), so per-trap sums are one reduceat per day
     trap_index = pd.Index(traps["trap_id"]).get_indexer(obs["trap_id"])
-    age = (days.normalize().to_numpy()[:, None] - obs["date"].to_numpy()[None, :]) / np.timedelta64(1, "D")
+    order = np.argsort(trap_index, kind="stable")
+    starts = np.searchsorted(trap_index[order], np.arange(len(traps)))
+    dates = obs["date"].to_numpy()[order]
+    counts = obs["count"].to_numpy(dtype="float64")[order]
+    age = (days.normalize().to_numpy()[:, None] - dates[None, :]) / np.timedelta64(1, "D")
     weight = np.where(age >= 0, np.exp(-np.maximum(age, 0.0) / tau_days), 0.0)  # (days, readings)
-    counts = obs["count"].to_numpy(dtype="float64")
-    member = np.zeros((len(obs), len(traps)))
-    member[np.arange(len(obs)), trap_index] = 1.0
-    total = weight @ member
+    total = np.add.reduceat(weight, starts, axis=1)
+    weighted = np.add.reduceat(weight * counts[None, :], starts, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rates = np.where(total > 0, ((weight * counts[None, :]) @ member) / total, np.nan)
+        rates = np.where(total > 0, weighted / total, np.nan)
     return traps, rates
 
 

@@ -43,8 +43,10 @@ def weather():
         "sowing": xr.DataArray(np.datetime64("2025-04-20", "ns") + rng.integers(0, 20, shape[1:]).astype(
             "timedelta64[D]"), dims=("y", "x")),
     })
+    catch = rng.gamma(0.5, 20, shape)  # trap pressure as of each day (count/trap/week), as the pipeline gives it
     return xr.Dataset({"tasmin": da(tn + 273.15, "K"), "tasmax": da(tx + 273.15, "K"), "tdps": da(td, "degC"),
-                       "pr": da(pr, "mm/d"), "spi": da(spi, "1"), "vhi": da(vhi, "1")}), terrain
+                       "pr": da(pr, "mm/d"), "spi": da(spi, "1"), "vhi": da(vhi, "1"),
+                       "pest_pressure": da(catch, "count/week")}), terrain
 
 
 def run_all(w: xr.Dataset, t: xr.Dataset, crop: str) -> dict[str, xr.Dataset]:
@@ -55,6 +57,8 @@ def run_all(w: xr.Dataset, t: xr.Dataset, crop: str) -> dict[str, xr.Dataset]:
         "waterlogging": waterlogging_risk(w["pr"], stages, t["slope"], t["rel_elev"]),
         "drought": drought_risk(crop, stages, spi1=w["spi"], spi3=w["spi"] * 0.8, vhi=w["vhi"], irrigated=False),
         "pest": pest_risk("green_peach_aphid", crop, w["tasmin"], w["tasmax"], stages, "2025-05-20", t["pressure"]),
+        "pest_daily": pest_risk("green_peach_aphid", crop, w["tasmin"], w["tasmax"], stages, "2025-05-20",
+                                w["pest_pressure"]),
         "disease": disease_risk(crop, w[["tasmin", "tasmax", "tdps"]], stages),
     }
 

@@ -41,8 +41,7 @@ class FieldDrivers:
     rel_elev_m: pd.Series
     slope_deg: pd.Series
     vhi: pd.Series
-    # pest name -> catch/trap/week per field: one value (Series by field) or as of each day (DataFrame date x field)
-    pest_pressure: Mapping[str, pd.Series | pd.DataFrame]
+    pest_pressure: Mapping[str, pd.DataFrame]  # pest name -> catch/trap/week as of each day (date x field)
     biofix: Mapping[str, pd.Timestamp | None]  # pest name -> first sustained catch
 
 
@@ -53,18 +52,13 @@ def _field_da(series: pd.Series, ids: list[str], units: str | None = None) -> xr
     return da
 
 
-def _pressure_da(pressure: pd.Series | pd.DataFrame | None, ids: list[str], time: xr.DataArray) -> xr.DataArray:
-    """Trap pressure (count/trap/week) of the fields ``ids``: ``(field)`` from a Series, ``(time, field)`` on the
-    weather's days from a date x field DataFrame; 0 where no trap had been read (before the first reading too)."""
-    if pressure is None:
-        pressure = pd.Series(dtype="float64")
-    if isinstance(pressure, pd.Series):
-        da = _field_da(pressure, ids)
-    else:
-        frame = pressure.reindex(index=pd.DatetimeIndex(time.values), columns=ids)
-        da = xr.DataArray(frame.to_numpy(dtype="float64"), dims=("time", "field"),
-                          coords={"time": time.values, "field": ids})
-    da.attrs["units"] = "count/week"
+def _pressure_da(pressure: pd.DataFrame | None, ids: list[str], time: xr.DataArray) -> xr.DataArray:
+    """Trap pressure (count/trap/week) of the fields ``ids`` on the weather's days ``(time, field)``, from a
+    date x field frame; 0 where no trap had been read (before the first reading too, or no traps at all)."""
+    frame = (pressure if pressure is not None else pd.DataFrame()).reindex(index=pd.DatetimeIndex(time.values),
+                                                                           columns=ids)
+    da = xr.DataArray(frame.to_numpy(dtype="float64"), dims=("time", "field"), coords={"time": time.values, "field": ids},
+                      attrs={"units": "count/week"})
     return da.fillna(0.0)
 
 

@@ -293,12 +293,12 @@ def _pest_drivers(
     if "trap_id" not in obs:
         obs = obs.assign(trap_id=obs["x"].round(0).astype(str) + "," + obs["y"].round(0).astype(str))
     centroids = fields.geometry.representative_point()
+    days = pd.date_range(f"{season}-01-01", pd.Timestamp(valid_to), freq="D")
     for species, group in obs.groupby("species"):
         name = SPECIES.get(str(species))
         if name is None or name not in PESTS:
             continue
         traps = group[group.get("method", "").astype(str) != "scouting"] if "method" in group else group
-        days = pd.date_range(f"{season}-01-01", pd.Timestamp(valid_to), freq="D")
         values = pests.daily_pressure(centroids.x.values, centroids.y.values, traps, days)
         pressure[name] = pd.DataFrame(values.astype("float32"), index=days, columns=fields["field_id"].values)
         biofix[name] = biofix_date(traps[["date", "count"]])
